@@ -1,0 +1,1 @@
+"""Neptune's assistant: runtime, model gateway, channels, HTTP app, CLI, workers."""

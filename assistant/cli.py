@@ -1,0 +1,63 @@
+"""The `neptune` command.
+
+    neptune run                      prepare the database, load demo data once, show status
+    neptune db upgrade|downgrade|status
+    neptune demo                     load the demo workspaces (idempotent)
+    neptune status                   what is in the database
+    neptune keys generate|rotate     master keys for secrets at rest
+
+Configuration errors print one line saying what is wrong and how to fix it, and exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable
+
+from store.errors import ConfigError, CryptoError
+
+Handler = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neptune", description="Neptune, the workspace assistant")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="prepare the database, load demo data on first run, show status")
+    db = commands.add_parser("db", help="migrations").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="migrate to the newest revision").add_argument(
+        "revision", nargs="?", default="head")
+    db.add_parser("downgrade", help="migrate down (to base by default)").add_argument(
+        "revision", nargs="?", default="base")
+    db.add_parser("status", help="current and newest revision")
+    commands.add_parser("demo", help="load the demo workspaces (idempotent)")
+    commands.add_parser("status", help="summarise the database")
+    keys = commands.add_parser("keys", help="master keys").add_subparsers(dest="keys_command", required=True)
+    keys.add_parser("generate", help="print a new NEPTUNE_MASTER_KEYS entry")
+    keys.add_parser("rotate", help="re-encrypt stored secrets with the newest master key")
+    return parser
+
+
+def handler_for(args: argparse.Namespace) -> Handler:
+    from assistant import commands
+
+    name = args.command if args.command not in ("db", "keys") else (
+        f"{args.command}_{getattr(args, args.command + '_command')}")
+    handler: Handler = getattr(commands, f"cmd_{name}")
+    return handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return asyncio.run(handler_for(args)(args))
+    except (ConfigError, CryptoError) as exc:
+        print(f"neptune: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

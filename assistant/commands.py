@@ -1,0 +1,93 @@
+"""What each `neptune` subcommand does (see assistant.cli for the parser)."""
+
+from __future__ import annotations
+
+import argparse
+
+import sqlalchemy as sa
+
+from store import migrations
+from store.bootstrap import DatabaseUrls, prepare
+from store.config import StoreSettings
+from store.crypto import load_keyring, new_key_spec
+from store.db import Database
+from store.demo import DEMO_WORKSPACES, load_demo
+from store.maintenance import rotate_secrets, workspace_counts
+
+
+async def _prepare(*, migrate: bool = True) -> tuple[StoreSettings, DatabaseUrls]:
+    settings = StoreSettings.from_env()
+    return settings, await prepare(settings, migrate=migrate)
+
+
+async def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    _, urls = await _prepare(migrate=False)
+    await migrations.upgrade(urls.owner, args.revision)
+    return await cmd_db_status(args)
+
+
+async def cmd_db_downgrade(args: argparse.Namespace) -> int:
+    _, urls = await _prepare(migrate=False)
+    await migrations.downgrade(urls.owner, args.revision)
+    return await cmd_db_status(args)
+
+
+async def cmd_db_status(args: argparse.Namespace) -> int:
+    _, urls = await _prepare(migrate=False)
+    current, head = await migrations.status(urls.owner)
+    state = "up to date" if current == head else "behind: run `neptune db upgrade`"
+    print(f"database revision: {current or '(empty)'}; code revision: {head} ({state})")
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    _, urls = await _prepare()
+    database = Database.connect(urls.app, pool_size=2)
+    try:
+        for result in await load_demo(database.sessions):
+            verb = "created" if result.created else "already present"
+            print(f"demo workspace {result.slug} ({result.workspace_id}): {verb}")
+    finally:
+        await database.close()
+    return 0
+
+
+async def cmd_status(args: argparse.Namespace) -> int:
+    settings, urls = await _prepare()
+    where = f"embedded server in {settings.data_dir}" if settings.embedded else "external server"
+    current, _ = await migrations.status(urls.owner)
+    print(f"PostgreSQL: {where}; schema revision {current}")
+    database = Database.connect(urls.app, pool_size=2)
+    try:
+        for spec in DEMO_WORKSPACES:
+            counts = await workspace_counts(database.sessions, spec.workspace_id)
+            if not counts.get("workspaces"):
+                print(f"  {spec.slug}: not loaded (run `neptune demo`)")
+                continue
+            shown = ", ".join(f"{n} {t}" for t, n in counts.items() if n and t != "workspaces")
+            print(f"  {spec.name} [{spec.slug}]: {shown}")
+    finally:
+        await database.close()
+    return 0
+
+
+async def cmd_run(args: argparse.Namespace) -> int:
+    await cmd_demo(args)
+    return await cmd_status(args)
+
+
+async def cmd_keys_generate(args: argparse.Namespace) -> int:
+    print(new_key_spec())
+    return 0
+
+
+async def cmd_keys_rotate(args: argparse.Namespace) -> int:
+    settings, urls = await _prepare()
+    keyring = load_keyring(settings.master_keys, dev_mode=settings.dev_mode, data_dir=settings.data_dir)
+    engine = sa.ext.asyncio.create_async_engine(urls.owner)
+    try:
+        changed = await rotate_secrets(engine, keyring)
+    finally:
+        await engine.dispose()
+    print(f"re-encrypted {changed} secret(s) with key {keyring.current}")
+    return 0
