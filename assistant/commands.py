@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from store import migrations
 from store.bootstrap import DatabaseUrls, prepare
@@ -72,6 +72,8 @@ async def cmd_status(args: argparse.Namespace) -> int:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
+    settings = StoreSettings.from_env()
+    load_keyring(settings.master_keys, dev_mode=settings.dev_mode, data_dir=settings.data_dir)
     await cmd_demo(args)
     return await cmd_status(args)
 
@@ -82,9 +84,10 @@ async def cmd_keys_generate(args: argparse.Namespace) -> int:
 
 
 async def cmd_keys_rotate(args: argparse.Namespace) -> int:
-    settings, urls = await _prepare()
+    settings = StoreSettings.from_env()
     keyring = load_keyring(settings.master_keys, dev_mode=settings.dev_mode, data_dir=settings.data_dir)
-    engine = sa.ext.asyncio.create_async_engine(urls.owner)
+    _, urls = await _prepare()
+    engine = create_async_engine(urls.owner)
     try:
         changed = await rotate_secrets(engine, keyring)
     finally:

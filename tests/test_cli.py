@@ -1,0 +1,56 @@
+"""The `neptune` command on bad configuration: one clear line, a non-zero exit, no traceback."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("NEPTUNE_")}
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.cli", *args], env={**base, **env},
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+
+
+@pytest.mark.parametrize("url, expected", [
+    ("not a url", "NEPTUNE_DATABASE_URL is malformed"),
+    ("mysql://u:p@localhost/db", "is not a PostgreSQL URL"),
+    ("postgresql://u:p@localhost:99999/db", "invalid port"),
+    ("postgresql://u:p@127.0.0.1:1/neptune", "cannot reach PostgreSQL at 127.0.0.1:1"),
+])
+def test_bad_database_url(url: str, expected: str, tmp_path: Path) -> None:
+    result = run_cli("db", "status", env={"NEPTUNE_DATABASE_URL": url,
+                                          "NEPTUNE_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_data_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_cli("db", "status", env={"NEPTUNE_DATA_DIR": str(blocker / "data")})
+    assert result.returncode == 2
+    assert "is not writable" in result.stderr and "NEPTUNE_DATA_DIR" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_missing_master_key_refuses_to_start(tmp_path: Path) -> None:
+    result = run_cli("run", env={"NEPTUNE_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    assert "NEPTUNE_MASTER_KEYS is not set" in result.stderr
+    assert "neptune keys generate" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "pgdata").exists()  # refused before touching anything
+
+
+def test_keys_generate_prints_a_usable_entry(tmp_path: Path) -> None:
+    result = run_cli("keys", "generate", env={})
+    assert result.returncode == 0
+    kid, _, key = result.stdout.strip().partition(":")
+    assert kid and len(key) == 44
