@@ -14,26 +14,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from store.errors import ConfigError, CryptoError
 
-Handler = Callable[[argparse.Namespace], Awaitable[int]]
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neptune", description="Neptune, the workspace assistant")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="prepare the database, load demo data on first run, show status")
-    db = commands.add_parser("db", help="migrations").add_subparsers(dest="db_command", required=True)
+    commands.add_parser("run", help="prepare the database, load demo data once, show status")
+    db = commands.add_parser("db", help="migrations").add_subparsers(
+        dest="db_command", required=True
+    )
     db.add_parser("upgrade", help="migrate to the newest revision").add_argument(
-        "revision", nargs="?", default="head")
+        "revision", nargs="?", default="head"
+    )
     db.add_parser("downgrade", help="migrate down (to base by default)").add_argument(
-        "revision", nargs="?", default="base")
+        "revision", nargs="?", default="base"
+    )
     db.add_parser("status", help="current and newest revision")
     commands.add_parser("demo", help="load the demo workspaces (idempotent)")
     commands.add_parser("status", help="summarise the database")
-    keys = commands.add_parser("keys", help="master keys").add_subparsers(dest="keys_command", required=True)
+    keys = commands.add_parser("keys", help="master keys").add_subparsers(
+        dest="keys_command", required=True
+    )
     keys.add_parser("generate", help="print a new NEPTUNE_MASTER_KEYS entry")
     keys.add_parser("rotate", help="re-encrypt stored secrets with the newest master key")
     return parser
@@ -42,8 +49,11 @@ def build_parser() -> argparse.ArgumentParser:
 def handler_for(args: argparse.Namespace) -> Handler:
     from assistant import commands
 
-    name = args.command if args.command not in ("db", "keys") else (
-        f"{args.command}_{getattr(args, args.command + '_command')}")
+    name = (
+        args.command
+        if args.command not in ("db", "keys")
+        else (f"{args.command}_{getattr(args, args.command + '_command')}")
+    )
     handler: Handler = getattr(commands, f"cmd_{name}")
     return handler
 

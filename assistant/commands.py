@@ -85,7 +85,9 @@ async def cmd_keys_generate(args: argparse.Namespace) -> int:
 
 async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     settings = StoreSettings.from_env()
-    keyring = load_keyring(settings.master_keys, dev_mode=settings.dev_mode, data_dir=settings.data_dir)
+    keyring = load_keyring(
+        settings.master_keys, dev_mode=settings.dev_mode, data_dir=settings.data_dir
+    )
     _, urls = await _prepare()
     engine = create_async_engine(urls.owner)
     try:

@@ -54,19 +54,22 @@ def file_lock(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def asyncpg_dsn(url: URL) -> tuple[str, dict[str, str]]:
-    """asyncpg connect() arguments for a SQLAlchemy URL (Unix-socket host in the query)."""
+def asyncpg_dsn(url: URL) -> tuple[str, str | None]:
+    """asyncpg connect() arguments for a SQLAlchemy URL (a Unix-socket host is in the query)."""
     plain = url.set(drivername="postgresql", query={})
-    kwargs = {"host": str(url.query["host"])} if "host" in url.query else {}
-    return plain.render_as_string(hide_password=False), kwargs
+    host = str(url.query["host"]) if "host" in url.query else None
+    return plain.render_as_string(hide_password=False), host
 
 
-async def connect(url: URL, *, timeout: float = 10) -> asyncpg.Connection:
-    dsn, kwargs = asyncpg_dsn(url)
+async def connect(url: URL, *, connect_timeout: float = 10) -> asyncpg.Connection:
+    dsn, host = asyncpg_dsn(url)
     where = url.host or url.query.get("host", "localhost")
     try:
-        return await asyncpg.connect(dsn, timeout=timeout, **kwargs)  # type: ignore[arg-type]
-    except (OSError, TimeoutError, asyncio.TimeoutError) as exc:
+        connection: asyncpg.Connection = await asyncpg.connect(
+            dsn, host=host, timeout=connect_timeout
+        )
+        return connection
+    except (OSError, TimeoutError) as exc:
         raise ConfigError(
             f"cannot reach PostgreSQL at {where}:{url.port or 5432} ({exc}); "
             "check NEPTUNE_DATABASE_URL or unset it to use the embedded server"
@@ -77,8 +80,10 @@ async def connect(url: URL, *, timeout: float = 10) -> asyncpg.Connection:
 
 async def ensure_roles(admin: asyncpg.Connection, *, owner: bool, app_password: str | None) -> None:
     """Create the service group and app login role (and the owner, on the embedded server)."""
-    wanted = [(SERVICE_GROUP, "NOLOGIN NOBYPASSRLS"),
-              (APP_ROLE, f"LOGIN NOBYPASSRLS INHERIT IN ROLE {SERVICE_GROUP}")]
+    wanted = [
+        (SERVICE_GROUP, "NOLOGIN NOBYPASSRLS"),
+        (APP_ROLE, f"LOGIN NOBYPASSRLS INHERIT IN ROLE {SERVICE_GROUP}"),
+    ]
     if owner:
         wanted.insert(0, (OWNER_ROLE, "LOGIN BYPASSRLS"))
     for role, options in wanted:
@@ -159,4 +164,3 @@ async def prepare(settings: StoreSettings, *, migrate: bool = True) -> DatabaseU
         if migrate:
             await upgrade(urls.owner)
     return urls
-

@@ -62,7 +62,9 @@ class Keyring:
             except ValueError:
                 raise ConfigError(f"NEPTUNE_MASTER_KEYS key {kid!r} is not valid base64") from None
             if len(key) != KEY_BYTES:
-                raise ConfigError(f"NEPTUNE_MASTER_KEYS key {kid!r} must be 32 bytes, not {len(key)}")
+                raise ConfigError(
+                    f"NEPTUNE_MASTER_KEYS key {kid!r} must be 32 bytes, not {len(key)}"
+                )
             keys[kid] = key
             current = kid
         if not keys:
@@ -85,7 +87,9 @@ class Keyring:
         try:
             return AESGCM(key).decrypt(nonce, sealed, associated_data(workspace_id, purpose))
         except InvalidTag:
-            raise CryptoError("ciphertext failed authentication (tampered, or wrong workspace)") from None
+            raise CryptoError(
+                "ciphertext failed authentication (tampered, or wrong workspace)"
+            ) from None
 
     def encrypt_text(self, text: str, workspace_id: UUID, purpose: str) -> bytes:
         return self.encrypt(text.encode(), workspace_id, purpose)

@@ -46,13 +46,15 @@ class EmbeddedServer:
         pgdata = data_dir / "pgdata"
         module = _server_module()
         try:
-            self._server = module.get_server(pgdata, cleanup_mode="delete" if delete_on_exit else "stop")
+            self._server = module.get_server(
+                pgdata, cleanup_mode="delete" if delete_on_exit else "stop"
+            )
         except Exception as exc:
             log = pgdata / "log"
             raise ConfigError(
-                f"the embedded PostgreSQL server in {pgdata} did not start ({exc}); "
-                f"see {log}" if log.exists() else
-                f"the embedded PostgreSQL server in {pgdata} did not start ({exc})"
+                f"the embedded PostgreSQL server in {pgdata} did not start ({exc}); see {log}"
+                if log.exists()
+                else f"the embedded PostgreSQL server in {pgdata} did not start ({exc})"
             ) from None
         self.pgdata = pgdata
 
@@ -68,4 +70,3 @@ class EmbeddedServer:
 
     def stop(self) -> None:
         self._server.cleanup()
-

@@ -25,7 +25,9 @@ async def workspace_counts(
     """Rows per table for one workspace, read as the service role (RLS applies)."""
     counts: dict[str, int] = {}
     async with scoped_session(sessions, WorkspaceScope(workspace_id)) as session:
-        counts["workspaces"] = int(await session.scalar(sa.text("SELECT count(*) FROM workspaces")) or 0)
+        counts["workspaces"] = int(
+            await session.scalar(sa.text("SELECT count(*) FROM workspaces")) or 0
+        )
         for table in tenant_tables():
             stmt = sa.select(sa.func.count()).select_from(table)
             counts[table.name] = int(await session.scalar(stmt) or 0)
@@ -42,18 +44,24 @@ async def rotate_secrets(owner_engine: AsyncEngine, keyring: Keyring) -> int:
     async with owner_engine.begin() as conn:
         for table, column, purpose in SEALED_COLUMNS:
             extra = ", provider" if "{provider}" in purpose else ""
-            rows = (await conn.execute(sa.text(
-                f"SELECT workspace_id, id, {column}{extra} FROM {table} "
-                f"WHERE {column} IS NOT NULL FOR UPDATE"
-            ))).all()
+            rows = (
+                await conn.execute(
+                    sa.text(
+                        f"SELECT workspace_id, id, {column}{extra} FROM {table} "
+                        f"WHERE {column} IS NOT NULL FOR UPDATE"
+                    )
+                )
+            ).all()
             for row in rows:
                 bound_purpose = purpose.format(provider=row[3]) if extra else purpose
                 sealed = keyring.rotate(bytes(row[2]), row[0], bound_purpose)
                 if sealed == bytes(row[2]):
                     continue
                 await conn.execute(
-                    sa.text(f"UPDATE {table} SET {column} = :v, key_id = :k "
-                            "WHERE workspace_id = :w AND id = :i"),
+                    sa.text(
+                        f"UPDATE {table} SET {column} = :v, key_id = :k "
+                        "WHERE workspace_id = :w AND id = :i"
+                    ),
                     {"v": sealed, "k": keyring.current, "w": row[0], "i": row[1]},
                 )
                 changed += 1

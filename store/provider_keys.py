@@ -14,8 +14,23 @@ from store.models.core import WorkspaceApiKey
 from store.repositories.base import Repository, utcnow
 from store.tenancy import WorkspaceScope
 
-PROVIDERS = frozenset({"openai", "anthropic", "google", "gemini", "mistral", "groq", "cohere",
-                       "azure", "openrouter", "deepseek", "xai", "together_ai", "ollama"})
+PROVIDERS = frozenset(
+    {
+        "openai",
+        "anthropic",
+        "google",
+        "gemini",
+        "mistral",
+        "groq",
+        "cohere",
+        "azure",
+        "openrouter",
+        "deepseek",
+        "xai",
+        "together_ai",
+        "ollama",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -47,8 +62,14 @@ class ProviderKeys:
         self.scope = scope
         self.keyring = keyring
 
-    async def add(self, provider: str, secret: str, *, name: str | None = None,
-                  created_by: uuid.UUID | None = None) -> MaskedKey:
+    async def add(
+        self,
+        provider: str,
+        secret: str,
+        *,
+        name: str | None = None,
+        created_by: uuid.UUID | None = None,
+    ) -> MaskedKey:
         provider = provider.strip().lower()
         if provider not in PROVIDERS:
             raise InvalidArgument(f"unknown provider {provider!r}; one of {sorted(PROVIDERS)}")
@@ -57,8 +78,12 @@ class ProviderKeys:
             raise InvalidArgument("the key is too short to be a provider key")
         sealed = self.keyring.encrypt_text(secret, self.scope.workspace_id, purpose_for(provider))
         row = await self.repo.create(
-            provider=provider, name=name or f"{provider} key", encrypted_key=sealed,
-            key_id=self.keyring.current, last_four=secret[-4:], created_by=created_by,
+            provider=provider,
+            name=name or f"{provider} key",
+            encrypted_key=sealed,
+            key_id=self.keyring.current,
+            last_four=secret[-4:],
+            created_by=created_by,
         )
         return self._mask(row)
 
@@ -72,14 +97,18 @@ class ProviderKeys:
     async def reveal(self, provider: str) -> str | None:
         """The newest active key for `provider`, decrypted, or None; stamps last use."""
         rows = await self.repo._all(
-            WorkspaceApiKey.provider == provider, WorkspaceApiKey.is_active.is_(True),
-            order_by=[WorkspaceApiKey.created_at.desc()], limit=1,
+            WorkspaceApiKey.provider == provider,
+            WorkspaceApiKey.is_active.is_(True),
+            order_by=[WorkspaceApiKey.created_at.desc()],
+            limit=1,
         )
         if not rows:
             return None
         row = rows[0]
         row.last_used_at = utcnow()
-        return self.keyring.decrypt_text(row.encrypted_key, self.scope.workspace_id, purpose_for(provider))
+        return self.keyring.decrypt_text(
+            row.encrypted_key, self.scope.workspace_id, purpose_for(provider)
+        )
 
     async def get(self, key_id: uuid.UUID) -> MaskedKey:
         row = await self.repo.find(key_id)
@@ -89,5 +118,12 @@ class ProviderKeys:
 
     @staticmethod
     def _mask(row: WorkspaceApiKey) -> MaskedKey:
-        return MaskedKey(row.id, row.provider, row.name, f"••••{row.last_four}", row.is_active,
-                         row.last_used_at, row.created_at)
+        return MaskedKey(
+            row.id,
+            row.provider,
+            row.name,
+            f"••••{row.last_four}",
+            row.is_active,
+            row.last_used_at,
+            row.created_at,
+        )

@@ -68,7 +68,9 @@ MakeWorkspace = Callable[..., Awaitable[WorkspaceFixture]]
 
 
 async def create_workspace(
-    sessions: async_sessionmaker[AsyncSession], *, role: MemberRole = MemberRole.OWNER,
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    role: MemberRole = MemberRole.OWNER,
     name: str | None = None,
 ) -> WorkspaceFixture:
     n = next(_counter)

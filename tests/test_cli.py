@@ -13,20 +13,28 @@ import pytest
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("NEPTUNE_")}
     return subprocess.run(
-        [sys.executable, "-m", "assistant.cli", *args], env={**base, **env},
-        capture_output=True, text=True, timeout=120, check=False,
+        [sys.executable, "-m", "assistant.cli", *args],
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
-@pytest.mark.parametrize("url, expected", [
-    ("not a url", "NEPTUNE_DATABASE_URL is malformed"),
-    ("mysql://u:p@localhost/db", "is not a PostgreSQL URL"),
-    ("postgresql://u:p@localhost:99999/db", "invalid port"),
-    ("postgresql://u:p@127.0.0.1:1/neptune", "cannot reach PostgreSQL at 127.0.0.1:1"),
-])
+@pytest.mark.parametrize(
+    "url, expected",
+    [
+        ("not a url", "NEPTUNE_DATABASE_URL is malformed"),
+        ("mysql://u:p@localhost/db", "is not a PostgreSQL URL"),
+        ("postgresql://u:p@localhost:99999/db", "invalid port"),
+        ("postgresql://u:p@127.0.0.1:1/neptune", "cannot reach PostgreSQL at 127.0.0.1:1"),
+    ],
+)
 def test_bad_database_url(url: str, expected: str, tmp_path: Path) -> None:
-    result = run_cli("db", "status", env={"NEPTUNE_DATABASE_URL": url,
-                                          "NEPTUNE_DATA_DIR": str(tmp_path)})
+    result = run_cli(
+        "db", "status", env={"NEPTUNE_DATABASE_URL": url, "NEPTUNE_DATA_DIR": str(tmp_path)}
+    )
     assert result.returncode == 2
     assert expected in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -41,7 +41,9 @@ class DemoContext:
         return self.rng.choice(self.ids[table])
 
     def days_ago(self, low: int, high: int) -> datetime:
-        return self.now - timedelta(days=self.rng.randint(low, high), minutes=self.rng.randint(0, 1439))
+        return self.now - timedelta(
+            days=self.rng.randint(low, high), minutes=self.rng.randint(0, 1439)
+        )
 
     def day_offset(self, low: int, high: int) -> date:
         return (self.now + timedelta(days=self.rng.randint(low, high))).date()

@@ -31,7 +31,9 @@ async def _run(url: URL, action: str, revision: str) -> None:
     engine = create_async_engine(url, poolclass=NullPool)
     try:
         async with engine.begin() as conn:
-            await conn.run_sync(lambda sync: getattr(command, action)(alembic_config(sync), revision))
+            await conn.run_sync(
+                lambda sync: getattr(command, action)(alembic_config(sync), revision)
+            )
     finally:
         await engine.dispose()
 

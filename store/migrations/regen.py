@@ -103,20 +103,17 @@ def _body(code: str) -> str:
 def render(connection: Connection) -> str:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     script = produce_migrations(context, Base.metadata)
-    opts = {"alembic_module_prefix": "op.", "sqlalchemy_module_prefix": "sa.",
-            "user_module_prefix": None}
-    up = render_python_code(script.upgrade_ops, migration_context=context, **opts)
-    down = render_python_code(script.downgrade_ops, migration_context=context, **opts)
+    assert script.upgrade_ops is not None and script.downgrade_ops is not None
+    up = render_python_code(script.upgrade_ops, migration_context=context)
+    down = render_python_code(script.downgrade_ops, migration_context=context)
     tables = "[\n" + "".join(f'    "{t.name}",\n' for t in tenant_tables()) + "]"
     header = HEADER.format(service=SERVICE_GROUP, tables=tables)
     upgrade = (
         "\n\ndef upgrade() -> None:\n"
-        '    op.execute("CREATE EXTENSION IF NOT EXISTS vector")\n'
-        + _body(up) + "\n" + FOOTER_UP
+        '    op.execute("CREATE EXTENSION IF NOT EXISTS vector")\n' + _body(up) + "\n" + FOOTER_UP
     )
     downgrade = (
-        "\n\ndef downgrade() -> None:\n    disable_row_level_security()\n"
-        + _body(down) + "\n"
+        "\n\ndef downgrade() -> None:\n    disable_row_level_security()\n" + _body(down) + "\n"
         '    op.execute("DROP FUNCTION IF EXISTS neptune_workspace_id()")\n'
     )
     return header + upgrade + downgrade

@@ -57,7 +57,9 @@ def enum_type(enum_cls: type[enum.StrEnum]) -> sa.Enum:
     )
 
 
-def enum_column(enum_cls: type[enum.StrEnum], default: enum.StrEnum | None = None, **kw: Any) -> Any:
+def enum_column(
+    enum_cls: type[enum.StrEnum], default: enum.StrEnum | None = None, **kw: Any
+) -> Any:
     """A mapped column for a StrEnum, with an optional default also set server-side."""
     if default is not None:
         kw.setdefault("default", default)
@@ -68,7 +70,9 @@ def enum_column(enum_cls: type[enum.StrEnum], default: enum.StrEnum | None = Non
 def json_column(default: str = "{}", **kw: Any) -> Any:
     """A JSONB column, NOT NULL, defaulting to an empty object (or `default`, e.g. '[]')."""
     factory: Any = dict if default == "{}" else list
-    return mapped_column(JSONB, default=factory, server_default=sa.text(f"'{default}'::jsonb"), **kw)
+    return mapped_column(
+        JSONB, default=factory, server_default=sa.text(f"'{default}'::jsonb"), **kw
+    )
 
 
 def tags_column(**kw: Any) -> Any:
@@ -92,7 +96,9 @@ def counter_column() -> Any:
 
 
 def flag_column(default: bool) -> Any:
-    return mapped_column(sa.Boolean, default=default, server_default=sa.true() if default else sa.false())
+    return mapped_column(
+        sa.Boolean, default=default, server_default=sa.true() if default else sa.false()
+    )
 
 
 def user_fk(ondelete: str = "SET NULL") -> Any:
@@ -144,7 +150,9 @@ class TenantTable(Timestamps, Base):
         )
 
     id: Mapped[uuid.UUID] = mapped_column(
-        primary_key=True, default=uuid.uuid4, server_default=sa.text("gen_random_uuid()"),
+        primary_key=True,
+        default=uuid.uuid4,
+        server_default=sa.text("gen_random_uuid()"),
         sort_order=-9,
     )
 

@@ -11,10 +11,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import (
     JSON,
+    Base,
     GlobalTable,
     TenantTable,
     Timestamps,
-    Base,
     enum_column,
     flag_column,
     json_column,

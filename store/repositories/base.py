@@ -10,6 +10,7 @@ check violation is `InvalidArgument`.
 
 from __future__ import annotations
 
+import builtins
 import enum
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -38,7 +39,9 @@ def _pg_error(error: sa_exc.DBAPIError) -> tuple[str | None, str | None]:
 
 
 def entity_name(table: sa.Table) -> str:
-    return table.name.removesuffix("s").replace("_", " ") if table.name.endswith("s") else table.name
+    return (
+        table.name.removesuffix("s").replace("_", " ") if table.name.endswith("s") else table.name
+    )
 
 
 class Repository(Generic[M]):
@@ -63,17 +66,17 @@ class Repository(Generic[M]):
     def entity(self) -> str:
         return entity_name(self.model.__table__)  # type: ignore[arg-type]
 
-    def select(self) -> sa.Select[tuple[M]]:
+    def select(self) -> sa.Select[M]:
         """The base query: this table, this workspace. Every read starts here."""
-        return sa.select(self.model).where(  # type: ignore[return-value]
-            self.model.workspace_id == self.scope.workspace_id
-        )
+        model: Any = self.model
+        stmt: sa.Select[M] = sa.select(model).where(model.workspace_id == self.scope.workspace_id)
+        return stmt
 
     def _column(self, name: str) -> sa.ColumnElement[Any]:
-        column = self.model.__table__.c.get(name)  # type: ignore[attr-defined]
+        column = self.model.__table__.c.get(name)
         if column is None:
             raise InvalidArgument(f"{self.entity} has no field {name!r}")
-        return column  # type: ignore[no-any-return]
+        return column
 
     def _filters(self, filters: Mapping[str, Any]) -> list[ColumnElement[bool]]:
         clauses: list[ColumnElement[bool]] = []
@@ -94,9 +97,10 @@ class Repository(Generic[M]):
         return row
 
     async def find(self, row_id: uuid.UUID) -> M | None:
-        return await self.session.scalar(self.select().where(self.model.id == row_id))
+        row: M | None = await self.session.scalar(self.select().where(self.model.id == row_id))
+        return row
 
-    async def get_many(self, row_ids: Iterable[uuid.UUID]) -> list[M]:
+    async def get_many(self, row_ids: Iterable[uuid.UUID]) -> builtins.list[M]:
         ids = list(row_ids)
         if not ids:
             return []
@@ -120,14 +124,16 @@ class Repository(Generic[M]):
         return await self._count(*self._filters(filters))
 
     async def _count(self, *where: ColumnElement[bool]) -> int:
-        stmt = sa.select(sa.func.count()).select_from(self.model).where(
-            self.model.workspace_id == self.scope.workspace_id, *where
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(self.model)
+            .where(self.model.workspace_id == self.scope.workspace_id, *where)
         )
         return int(await self.session.scalar(stmt) or 0)
 
     async def _all(
         self, *where: ColumnElement[bool], order_by: Sequence[Any] = (), limit: int | None = None
-    ) -> list[M]:
+    ) -> builtins.list[M]:
         stmt = self.select().where(*where).order_by(*order_by)
         if limit is not None:
             stmt = stmt.limit(limit)
@@ -151,8 +157,12 @@ class Repository(Generic[M]):
         if cursor is not None:
             value, last_id = decode_cursor(cursor)
             position = sa.tuple_(key, self.model.id)
-            stmt = stmt.where(position < (value, last_id) if descending else position > (value, last_id))
-        order = (key.desc(), self.model.id.desc()) if descending else (key.asc(), self.model.id.asc())
+            stmt = stmt.where(
+                position < (value, last_id) if descending else position > (value, last_id)
+            )
+        order = (
+            (key.desc(), self.model.id.desc()) if descending else (key.asc(), self.model.id.asc())
+        )
         rows = list(await self.session.scalars(stmt.order_by(*order).limit(limit + 1)))
         next_cursor = None
         if len(rows) > limit:
@@ -176,7 +186,7 @@ class Repository(Generic[M]):
         await self._flush(values)
         return row  # type: ignore[return-value]
 
-    async def create_many(self, rows: Sequence[Mapping[str, Any]]) -> list[uuid.UUID]:
+    async def create_many(self, rows: Sequence[Mapping[str, Any]]) -> builtins.list[uuid.UUID]:
         """Insert many rows in one statement; returns their ids in order."""
         if not rows:
             return []

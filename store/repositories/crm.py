@@ -40,15 +40,28 @@ class ContactRepository(Repository[Contact]):
     archive_values = {"status": ContactStatus.INACTIVE}
 
     async def search(
-        self, text: str = "", *, status: ContactStatus | None = None, tag: str | None = None,
-        limit: int = 20, cursor: str | None = None,
+        self,
+        text: str = "",
+        *,
+        status: ContactStatus | None = None,
+        tag: str | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
     ) -> Page[Contact]:
         """Contacts whose name, email, company or phone contains `text`."""
         where = []
         if text.strip():
             for word in text.split():
-                where.append(ilike_any(word, Contact.first_name, Contact.last_name,
-                                       Contact.email, Contact.company, Contact.phone))
+                where.append(
+                    ilike_any(
+                        word,
+                        Contact.first_name,
+                        Contact.last_name,
+                        Contact.email,
+                        Contact.company,
+                        Contact.phone,
+                    )
+                )
         if status is not None:
             where.append(Contact.status == status)
         if tag is not None:
@@ -84,9 +97,15 @@ class DealRepository(Repository[Deal]):
     sortable = frozenset({"created_at", "updated_at", "value_cents", "stage_changed_at"})
 
     async def search(
-        self, text: str = "", *, stage: DealStage | None = None, open_only: bool = False,
-        contact_id: uuid.UUID | None = None, owner_id: uuid.UUID | None = None,
-        limit: int = 20, cursor: str | None = None,
+        self,
+        text: str = "",
+        *,
+        stage: DealStage | None = None,
+        open_only: bool = False,
+        contact_id: uuid.UUID | None = None,
+        owner_id: uuid.UUID | None = None,
+        limit: int = 20,
+        cursor: str | None = None,
     ) -> Page[Deal]:
         where: list[sa.ColumnElement[bool]] = []
         if text.strip():
@@ -130,7 +149,8 @@ class DealRepository(Repository[Deal]):
         found = {row[0]: row for row in (await self.session.execute(stmt)).all()}
         return [
             StageSummary(stage, int(found[stage][1]), int(found[stage][2]), int(found[stage][3]))
-            if stage in found else StageSummary(stage, 0, 0, 0)
+            if stage in found
+            else StageSummary(stage, 0, 0, 0)
             for stage in DealStage
         ]
 
@@ -146,7 +166,8 @@ class DealRepository(Repository[Deal]):
     async def past_expected_close(self, *, today: date | None = None) -> list[Deal]:
         start = today or utcnow().date()
         return await self._all(
-            Deal.stage.in_(OPEN_STAGES), Deal.expected_close_date < start,
+            Deal.stage.in_(OPEN_STAGES),
+            Deal.expected_close_date < start,
             order_by=[Deal.expected_close_date, Deal.id],
         )
 
@@ -154,7 +175,8 @@ class DealRepository(Repository[Deal]):
         """Deals sitting in one of `stages` with no stage change for `idle_days`."""
         cutoff = utcnow() - timedelta(days=idle_days)
         return await self._all(
-            Deal.stage.in_(stages), Deal.stage_changed_at < cutoff,
+            Deal.stage.in_(stages),
+            Deal.stage_changed_at < cutoff,
             order_by=[Deal.stage_changed_at, Deal.id],
         )
 
@@ -181,8 +203,14 @@ class CustomerRepository(Repository[Customer]):
     sortable = frozenset({"created_at", "updated_at", "name", "lifetime_value_cents"})
     archive_values = {"status": CustomerStatus.INACTIVE}
 
-    async def search(self, text: str = "", *, limit: int = 20, cursor: str | None = None) -> Page[Customer]:
-        where = [ilike_any(text.strip(), Customer.name, Customer.email, Customer.company)] if text.strip() else []
+    async def search(
+        self, text: str = "", *, limit: int = 20, cursor: str | None = None
+    ) -> Page[Customer]:
+        where = (
+            [ilike_any(text.strip(), Customer.name, Customer.email, Customer.company)]
+            if text.strip()
+            else []
+        )
         return await self._page(*where, limit=limit, cursor=cursor, sort="name", descending=False)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -23,12 +23,19 @@ from tests.conftest import MakeWorkspace
 Sessions = async_sessionmaker[AsyncSession]
 
 
-async def test_contact_crud_search_and_paging(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
+async def test_contact_crud_search_and_paging(
+    sessions: Sessions, make_workspace: MakeWorkspace
+) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
         repo = ContactRepository(s, ws.scope)
-        ada = await repo.create(first_name="Ada", last_name="Lovelace", email="ada@analytical.io",
-                                company="Analytical Engines", phone="+44 20 7946 0001")
+        ada = await repo.create(
+            first_name="Ada",
+            last_name="Lovelace",
+            email="ada@analytical.io",
+            company="Analytical Engines",
+            phone="+44 20 7946 0001",
+        )
         for i in range(5):
             await repo.create(first_name=f"Bob{i}", last_name="Builder", email=f"bob{i}@x.io")
         assert (await repo.get(ada.id)).email == "ada@analytical.io"
@@ -72,17 +79,30 @@ async def test_deal_pipeline_closing_and_stage_moves(
     sessions: Sessions, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
-    today = date.today()
+    today = datetime.now(UTC).date()
     async with scoped_session(sessions, ws.scope) as s:
         deals = DealRepository(s, ws.scope)
         contact = await ContactRepository(s, ws.scope).create(first_name="Cy")
-        soon = await deals.create(name="Soon", value_cents=1_200_000, probability=50,
-                                  stage=DealStage.PROPOSAL, contact_id=contact.id,
-                                  expected_close_date=today + timedelta(days=5))
-        await deals.create(name="Later", value_cents=500_000, probability=10,
-                           expected_close_date=today + timedelta(days=60))
-        late = await deals.create(name="Late", value_cents=100_000, stage=DealStage.NEGOTIATION,
-                                  expected_close_date=today - timedelta(days=3))
+        soon = await deals.create(
+            name="Soon",
+            value_cents=1_200_000,
+            probability=50,
+            stage=DealStage.PROPOSAL,
+            contact_id=contact.id,
+            expected_close_date=today + timedelta(days=5),
+        )
+        await deals.create(
+            name="Later",
+            value_cents=500_000,
+            probability=10,
+            expected_close_date=today + timedelta(days=60),
+        )
+        late = await deals.create(
+            name="Late",
+            value_cents=100_000,
+            stage=DealStage.NEGOTIATION,
+            expected_close_date=today - timedelta(days=3),
+        )
         summary = {row.stage: row for row in await deals.pipeline_summary()}
         assert list(summary) == list(DealStage)
         assert summary[DealStage.PROPOSAL].value_cents == 1_200_000

@@ -64,9 +64,15 @@ def test_rotation_decrypts_old_and_seals_with_newest() -> None:
     assert ring.decrypt(rotated, WS, "oauth:access") == b"token"
 
 
-@pytest.mark.parametrize("spec, message", [
-    ("", "empty"), ("nokey", "kid:base64key"), ("a:!!!", "base64"), ("a:c2hvcnQ=", "32 bytes"),
-])
+@pytest.mark.parametrize(
+    "spec, message",
+    [
+        ("", "empty"),
+        ("nokey", "kid:base64key"),
+        ("a:!!!", "base64"),
+        ("a:c2hvcnQ=", "32 bytes"),
+    ],
+)
 def test_bad_keyrings_are_config_errors(spec: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         Keyring.parse(spec)

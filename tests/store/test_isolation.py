@@ -42,16 +42,23 @@ class Pair:
 
 def spec(tag: str) -> DemoWorkspaceSpec:
     slug = f"iso-{tag}-{uuid.uuid4().hex[:8]}"
-    return DemoWorkspaceSpec(slug=slug, name=f"Isolation {tag}", tier=SubscriptionTier.FREE,
-                             people=(("Ann", "A", MemberRole.OWNER), ("Ben", "B", MemberRole.MEMBER)),
-                             size=0.05, seed=3)
+    return DemoWorkspaceSpec(
+        slug=slug,
+        name=f"Isolation {tag}",
+        tier=SubscriptionTier.FREE,
+        people=(("Ann", "A", MemberRole.OWNER), ("Ben", "B", MemberRole.MEMBER)),
+        size=0.05,
+        seed=3,
+    )
 
 
 async def one_row_per_table(sessions: Sessions, scope: WorkspaceScope) -> dict[str, dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     async with scoped_session(sessions, scope) as s:
         for table in TABLES:
-            row = (await s.execute(sa.select(table).order_by(table.c.id).limit(1))).mappings().first()
+            row = (
+                (await s.execute(sa.select(table).order_by(table.c.id).limit(1))).mappings().first()
+            )
             if row is not None:
                 rows[table.name] = dict(row)
     return rows
@@ -74,19 +81,30 @@ async def test_demo_fills_every_tenant_table(pair: Pair) -> None:
 @pytest.fixture
 async def in_a(sessions: Sessions, pair: Pair) -> AsyncIterator[AsyncSession]:
     async with sessions() as s, s.begin():
-        await s.execute(sa.select(sa.func.set_config("neptune.workspace_id", str(pair.a.workspace_id), True)))
+        await s.execute(
+            sa.select(sa.func.set_config("neptune.workspace_id", str(pair.a.workspace_id), True))
+        )
         yield s
         await s.rollback()
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
-async def test_scope_a_sees_and_changes_nothing_of_b(table: sa.Table, in_a: AsyncSession, pair: Pair) -> None:
+async def test_scope_a_sees_and_changes_nothing_of_b(
+    table: sa.Table, in_a: AsyncSession, pair: Pair
+) -> None:
     b = pair.b.workspace_id
     own = await in_a.scalar(sa.select(sa.func.count()).select_from(table))
-    visible_b = await in_a.scalar(sa.select(sa.func.count()).select_from(table).where(table.c.workspace_id == b))
+    visible_b = await in_a.scalar(
+        sa.select(sa.func.count()).select_from(table).where(table.c.workspace_id == b)
+    )
     assert visible_b == 0 and own == await in_a.scalar(
-        sa.select(sa.func.count()).select_from(table).where(table.c.workspace_id == pair.a.workspace_id))
-    updated = await in_a.execute(sa.update(table).where(table.c.workspace_id == b).values(updated_at=sa.func.now()))
+        sa.select(sa.func.count())
+        .select_from(table)
+        .where(table.c.workspace_id == pair.a.workspace_id)
+    )
+    updated = await in_a.execute(
+        sa.update(table).where(table.c.workspace_id == b).values(updated_at=sa.func.now())
+    )
     deleted = await in_a.execute(sa.delete(table).where(table.c.workspace_id == b))
     assert updated.rowcount == 0 and deleted.rowcount == 0  # type: ignore[attr-defined]
 
@@ -100,8 +118,11 @@ async def test_scope_a_cannot_insert_for_b(table: sa.Table, sessions: Sessions, 
             await s.execute(sa.insert(table).values(**row))
     with pytest.raises(sa_exc.DBAPIError, match="row-level security"):
         async with scoped_session(sessions, pair.a) as s:  # moving A's own row into B
-            await s.execute(sa.update(table).where(table.c.id == pair.a_rows[table.name]["id"])
-                            .values(workspace_id=pair.b.workspace_id))
+            await s.execute(
+                sa.update(table)
+                .where(table.c.id == pair.a_rows[table.name]["id"])
+                .values(workspace_id=pair.b.workspace_id)
+            )
 
 
 @pytest.mark.parametrize("table", TABLES, ids=lambda t: t.name)
@@ -116,8 +137,12 @@ async def test_no_scope_sees_no_workspace(sessions: Sessions) -> None:
 
 
 def composite_fks() -> list[tuple[sa.Table, sa.ForeignKeyConstraint]]:
-    return [(t, fk) for t in TABLES for fk in t.foreign_key_constraints
-            if len(fk.columns) == 2 and "workspace_id" in fk.column_keys]
+    return [
+        (t, fk)
+        for t in TABLES
+        for fk in t.foreign_key_constraints
+        if len(fk.columns) == 2 and "workspace_id" in fk.column_keys
+    ]
 
 
 @pytest.mark.parametrize("table, fk", composite_fks(), ids=lambda x: getattr(x, "name", ""))

@@ -66,10 +66,15 @@ async def test_every_tenant_table_forces_row_level_security(db_urls: DatabaseUrl
 
 
 async def test_service_role_owns_nothing_and_cannot_bypass(db_urls: DatabaseUrls) -> None:
-    role = await _fetch(db_urls.owner, f"SELECT rolbypassrls, rolsuper FROM pg_roles WHERE rolname = '{APP_ROLE}'")
+    role = await _fetch(
+        db_urls.owner, f"SELECT rolbypassrls, rolsuper FROM pg_roles WHERE rolname = '{APP_ROLE}'"
+    )
     assert [tuple(r) for r in role] == [(False, False)]
-    owned = await _fetch(db_urls.owner, f"SELECT relname FROM pg_class WHERE relowner = "
-                                        f"(SELECT oid FROM pg_roles WHERE rolname = '{APP_ROLE}')")
+    owned = await _fetch(
+        db_urls.owner,
+        f"SELECT relname FROM pg_class WHERE relowner = "
+        f"(SELECT oid FROM pg_roles WHERE rolname = '{APP_ROLE}')",
+    )
     assert owned == []
     who = await _fetch(db_urls.app, "SELECT current_user")
     assert who[0][0] == APP_ROLE
