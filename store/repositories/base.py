@@ -198,6 +198,8 @@ class Repository(Generic[M]):
             await self.session.execute(sa.insert(self.model), prepared)
         except sa_exc.DBAPIError as error:
             raise self._translate(error, {}) from error
+        except sa_exc.StatementError as error:
+            raise InvalidArgument(f"invalid {self.entity}: {error.orig}") from error
         return [r["id"] for r in prepared]
 
     async def update(self, row_id: uuid.UUID, **values: Any) -> M:
@@ -224,6 +226,10 @@ class Repository(Generic[M]):
             await self.session.flush()
         except sa_exc.DBAPIError as error:
             raise self._translate(error, values) from error
+        except sa_exc.StatementError as error:
+            if isinstance(error.orig, LookupError | ValueError | TypeError):
+                raise InvalidArgument(f"invalid {self.entity}: {error.orig}") from error
+            raise
 
     def _translate(self, error: sa_exc.DBAPIError, values: Mapping[str, Any]) -> Exception:
         sqlstate, constraint = _pg_error(error)
@@ -238,7 +244,10 @@ class Repository(Generic[M]):
     def _missing_reference(self, constraint: str | None, values: Mapping[str, Any]) -> Exception:
         table: sa.Table = self.model.__table__  # type: ignore[assignment]
         for fk in table.foreign_key_constraints:
-            if fk.name == constraint:
+            # PostgreSQL truncates names past 63 bytes; SQLAlchemy then appends a short hash.
+            if constraint and isinstance(fk.name, str) and (
+                fk.name == constraint or (len(constraint) >= 60 and fk.name[:50] == constraint[:50])
+            ):
                 column = next(c.name for c in fk.columns if c.name != "workspace_id")
                 return NotFound(entity_name(fk.referred_table), values.get(column, "?"))
         return NotFound("referenced row", "?")

@@ -150,3 +150,15 @@ async def test_interactions_customers_projects_prospects(
         prospects = ProspectRepository(s, ws.scope)
         p = await prospects.create(name="Lead", contact_id=contact.id)
         assert [x.id for x in await prospects.by_stage(p.stage)] == [p.id]
+
+
+async def test_bad_enum_value_is_invalid_argument(
+    sessions: Sessions, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    with pytest.raises(InvalidArgument, match="invalid deal"):
+        async with scoped_session(sessions, ws.scope) as s:
+            await DealRepository(s, ws.scope).create(name="X", stage="not-a-stage")
+    with pytest.raises(InvalidArgument, match="invalid deal"):
+        async with scoped_session(sessions, ws.scope) as s:
+            await DealRepository(s, ws.scope).create_many([{"name": "X", "stage": "nope"}])
