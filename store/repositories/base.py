@@ -13,7 +13,8 @@ from __future__ import annotations
 import builtins
 import enum
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -182,8 +183,8 @@ class Repository(Generic[M]):
     async def create(self, **values: Any) -> M:
         self._check_fields(values, creating=True)
         row = self.model(workspace_id=self.scope.workspace_id, **values)
-        self.session.add(row)
-        await self._flush(values)
+        async with self.guarded(values):
+            self.session.add(row)
         return row  # type: ignore[return-value]
 
     async def create_many(self, rows: Sequence[Mapping[str, Any]]) -> builtins.list[uuid.UUID]:
@@ -194,42 +195,51 @@ class Repository(Generic[M]):
         for values in rows:
             self._check_fields(values, creating=True)
             prepared.append({"id": uuid.uuid4(), **values, "workspace_id": self.scope.workspace_id})
-        try:
+        async with self.guarded({}):
             await self.session.execute(sa.insert(self.model), prepared)
-        except sa_exc.DBAPIError as error:
-            raise self._translate(error, {}) from error
-        except sa_exc.StatementError as error:
-            raise InvalidArgument(f"invalid {self.entity}: {error.orig}") from error
         return [r["id"] for r in prepared]
 
     async def update(self, row_id: uuid.UUID, **values: Any) -> M:
         self._check_fields(values)
         row = await self.get(row_id)
-        for name, value in values.items():
-            setattr(row, name, value)
-        await self._flush(values)
+        async with self.guarded(values):
+            for name, value in values.items():
+                setattr(row, name, value)
         await self.session.refresh(row, ["updated_at"])
         return row
 
     async def delete(self, row_id: uuid.UUID) -> None:
         row = await self.get(row_id)
-        await self.session.delete(row)
-        await self._flush({})
+        async with self.guarded({}):
+            await self.session.delete(row)
 
     async def archive(self, row_id: uuid.UUID) -> M:
         if self.archive_values is None:
             raise InvalidArgument(f"{self.entity} cannot be archived")
         return await self.update(row_id, **self.archive_values)
 
-    async def _flush(self, values: Mapping[str, Any]) -> None:
+    @asynccontextmanager
+    async def guarded(self, values: Mapping[str, Any]) -> AsyncIterator[None]:
+        """Run a write in a savepoint and flush it there.
+
+        A write the database refuses raises a store error (NotFound, Conflict, InvalidArgument)
+        and rolls back to the savepoint, so the caller's transaction and its earlier work stay
+        usable: a tool can report the error and the turn's other writes still commit.
+        """
         try:
-            await self.session.flush()
+            async with self.session.begin_nested():
+                yield
+                await self.session.flush()
         except sa_exc.DBAPIError as error:
             raise self._translate(error, values) from error
         except sa_exc.StatementError as error:
             if isinstance(error.orig, LookupError | ValueError | TypeError):
                 raise InvalidArgument(f"invalid {self.entity}: {error.orig}") from error
             raise
+
+    async def _flush(self, values: Mapping[str, Any]) -> None:
+        async with self.guarded(values):
+            pass
 
     def _translate(self, error: sa_exc.DBAPIError, values: Mapping[str, Any]) -> Exception:
         sqlstate, constraint = _pg_error(error)

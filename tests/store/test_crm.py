@@ -162,3 +162,20 @@ async def test_bad_enum_value_is_invalid_argument(
     with pytest.raises(InvalidArgument, match="invalid deal"):
         async with scoped_session(sessions, ws.scope) as s:
             await DealRepository(s, ws.scope).create_many([{"name": "X", "stage": "nope"}])
+
+
+async def test_a_refused_write_leaves_the_transaction_usable(
+    sessions: Sessions, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    async with scoped_session(sessions, ws.scope) as s:
+        contacts = ContactRepository(s, ws.scope)
+        kept = await contacts.create(first_name="Kept")
+        with pytest.raises(NotFound, match="contact"):
+            await DealRepository(s, ws.scope).create(name="Orphan", contact_id=kept.workspace_id)
+        with pytest.raises(InvalidArgument):
+            await DealRepository(s, ws.scope).create(name="Negative", value_cents=-1)
+        await contacts.update(kept.id, last_name="Still here")
+    async with scoped_session(sessions, ws.scope) as s:
+        assert (await ContactRepository(s, ws.scope).get(kept.id)).last_name == "Still here"
+        assert await DealRepository(s, ws.scope).count() == 0
