@@ -34,12 +34,16 @@ async def workspace_counts(
     return counts
 
 
-async def rotate_secrets(owner_engine: AsyncEngine, keyring: Keyring) -> int:
+async def rotate_secrets(
+    owner_engine: AsyncEngine, keyring: Keyring, *, workspace_id: uuid.UUID | None = None
+) -> int:
     """Re-encrypt every sealed secret not yet under the newest key; returns how many changed.
 
     Runs as the owner role, which may read across workspaces; each secret is still bound to
-    its own workspace by the associated data.
+    its own workspace by the associated data. `workspace_id` limits it to one workspace.
+    A secret sealed with a key the keyring lacks fails the whole rotation (CryptoError).
     """
+    only = "AND workspace_id = :ws" if workspace_id is not None else ""
     changed = 0
     async with owner_engine.begin() as conn:
         for table, column, purpose in SEALED_COLUMNS:
@@ -48,8 +52,9 @@ async def rotate_secrets(owner_engine: AsyncEngine, keyring: Keyring) -> int:
                 await conn.execute(
                     sa.text(
                         f"SELECT workspace_id, id, {column}{extra} FROM {table} "
-                        f"WHERE {column} IS NOT NULL FOR UPDATE"
-                    )
+                        f"WHERE {column} IS NOT NULL {only} FOR UPDATE"
+                    ),
+                    {"ws": workspace_id} if workspace_id is not None else {},
                 )
             ).all()
             for row in rows:

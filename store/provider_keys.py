@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from store.crypto import Keyring
 from store.errors import InvalidArgument, NotFound
 from store.models.core import WorkspaceApiKey
-from store.repositories.base import Repository, utcnow
+from store.repositories.base import utcnow
+from store.repositories.core import ProviderKeyRepository
 from store.tenancy import WorkspaceScope
 
 PROVIDERS = frozenset(
@@ -48,10 +49,6 @@ class MaskedKey:
 
 def purpose_for(provider: str) -> str:
     return f"provider:{provider}"
-
-
-class ProviderKeyRepository(Repository[WorkspaceApiKey]):
-    model = WorkspaceApiKey
 
 
 class ProviderKeys:

@@ -1,6 +1,6 @@
 """All tables. Importing this module registers every model on `Base.metadata`."""
 
-from store.models import (  # noqa: F401  (imported for their tables)
+from store.models import (
     admin,
     agents,
     ai,
@@ -18,4 +18,22 @@ from store.models import (  # noqa: F401  (imported for their tables)
 )
 from store.models.base import Base, global_tables, tenant_tables
 
-__all__ = ["Base", "global_tables", "tenant_tables"]
+__all__ = [
+    "Base",
+    "admin",
+    "agents",
+    "ai",
+    "communications",
+    "content",
+    "core",
+    "creator",
+    "crm",
+    "finance",
+    "global_tables",
+    "grids",
+    "knowledge",
+    "marketing",
+    "neptune",
+    "orchestration",
+    "tenant_tables",
+]

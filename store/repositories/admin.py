@@ -334,9 +334,11 @@ class AuditLogRepository(Repository[AuditLog]):
         return await self._page(AuditLog.user_id == user_id, limit=limit, cursor=cursor)
 
     async def update(self, row_id: uuid.UUID, **values: Any) -> AuditLog:
+        await self.get(row_id)  # another workspace's id is NotFound, like a missing one
         raise InvalidArgument("the audit log is append-only")
 
     async def delete(self, row_id: uuid.UUID) -> None:
+        await self.get(row_id)
         raise InvalidArgument("the audit log is append-only")
 
 

@@ -313,3 +313,9 @@ class SharedDocumentRepository(AtomicUpdates[SharedDocument]):
             SharedDocument.creator_item_id == item_id,
             order_by=[SharedDocument.created_at, SharedDocument.id],
         )
+
+
+class CollectionItemRepository(Repository[CreatorCollectionItem]):
+    """Raw collection links; CreatorCollectionRepository.add_item/remove_item keep counts right."""
+
+    model = CreatorCollectionItem

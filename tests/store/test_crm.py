@@ -179,3 +179,18 @@ async def test_a_refused_write_leaves_the_transaction_usable(
     async with scoped_session(sessions, ws.scope) as s:
         assert (await ContactRepository(s, ws.scope).get(kept.id)).last_name == "Still here"
         assert await DealRepository(s, ws.scope).count() == 0
+
+
+async def test_members_and_roles(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
+    from store.models.core import MemberRole
+    from store.repositories.core import WorkspaceMemberRepository
+
+    ws = await make_workspace()
+    async with scoped_session(sessions, ws.scope) as s:
+        members = WorkspaceMemberRepository(s, ws.scope)
+        mine = await members.for_user(ws.user_id)
+        assert mine is not None and mine.role == MemberRole.OWNER
+        assert [user.id for _, user in await members.active()] == [ws.user_id]
+        assert (await members.workspace()).slug == ws.slug
+        await members.archive(mine.id)
+        assert await members.for_user(ws.user_id) is None

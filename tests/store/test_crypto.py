@@ -106,7 +106,7 @@ async def test_provider_keys_are_sealed_masked_and_rotated(
     ring = Keyring.parse(f"{first},{new_key_spec('r2')}")
     owner = create_async_engine(db_urls.owner)
     try:
-        assert await rotate_secrets(owner, ring) >= 1
+        assert await rotate_secrets(owner, ring, workspace_id=ws.workspace_id) == 1
     finally:
         await owner.dispose()
     async with scoped_session(sessions, ws.scope) as s:

@@ -21,10 +21,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import store.repositories
+from store.crypto import Keyring, new_key_spec
 from store.demo import DemoWorkspaceSpec, seed_workspace
 from store.errors import NotFound
 from store.models import tenant_tables
 from store.models.core import MemberRole, SubscriptionTier
+from store.provider_keys import ProviderKeys
+from store.repositories.admin import IntegrationRepository, OAuthTokenRepository
 from store.repositories.base import PROTECTED_FIELDS, Repository
 from store.tenancy import WorkspaceScope, scoped_session
 
@@ -64,18 +67,29 @@ async def one_row_per_table(sessions: Sessions, scope: WorkspaceScope) -> dict[s
     return rows
 
 
+async def add_secrets(sessions: Sessions, scope: WorkspaceScope) -> None:
+    """Sealed rows the demo cannot make (they need the deployment's master key)."""
+    ring = Keyring.parse(new_key_spec("iso"))
+    async with scoped_session(sessions, scope) as s:
+        await ProviderKeys(s, scope, ring).add("openai", "sk-test-isolation-0001")
+        integration = (await IntegrationRepository(s, scope).list(limit=1)).items[0]
+        sealed = ring.encrypt_text("access", scope.workspace_id, "oauth:access")
+        await OAuthTokenRepository(s, scope).store(integration.id, access_token_encrypted=sealed)
+
+
 @pytest.fixture(scope="module")
 async def pair(sessions: Sessions) -> Pair:
     spec_a, spec_b = spec("a"), spec("b")
-    await seed_workspace(sessions, spec_a)
-    await seed_workspace(sessions, spec_b)
+    for each in (spec_a, spec_b):
+        await seed_workspace(sessions, each)
+        await add_secrets(sessions, WorkspaceScope(each.workspace_id))
     a, b = WorkspaceScope(spec_a.workspace_id), WorkspaceScope(spec_b.workspace_id)
     return Pair(a, b, await one_row_per_table(sessions, b), await one_row_per_table(sessions, a))
 
 
-async def test_demo_fills_every_tenant_table(pair: Pair) -> None:
+async def test_every_tenant_table_has_rows(pair: Pair) -> None:
     empty = sorted(t.name for t in TABLES if t.name not in pair.b_rows)
-    assert empty == [], f"demo data leaves these tables empty: {empty}"
+    assert empty == [], f"demo data (plus sealed secrets) leaves these tables empty: {empty}"
 
 
 @pytest.fixture
