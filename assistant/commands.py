@@ -64,11 +64,26 @@ async def cmd_status(args: argparse.Namespace) -> int:
             if not counts.get("workspaces"):
                 print(f"  {spec.slug}: not loaded (run `neptune demo`)")
                 continue
-            shown = ", ".join(f"{n} {t}" for t, n in counts.items() if n and t != "workspaces")
-            print(f"  {spec.name} [{spec.slug}]: {shown}")
+            print(f"  {spec.name} [{spec.slug}]: {headline(counts)}")
     finally:
         await database.close()
     return 0
+
+
+HEADLINE = (
+    ("contacts", "contacts"), ("deals", "deals"), ("invoices", "invoices"),
+    ("campaigns", "campaigns"), ("conversations", "inbox conversations"),
+    ("knowledge_items", "documents"), ("agents", "agents"), ("galaxy_grids", "grids"),
+    ("todo_hq_tasks", "tasks"), ("blog_posts", "blog posts"),
+)
+
+
+def headline(counts: dict[str, int]) -> str:
+    """A short line of the tables people recognise, then the totals."""
+    shown = ", ".join(f"{counts.get(table, 0)} {label}" for table, label in HEADLINE)
+    filled = sum(1 for table, n in counts.items() if n and table != "workspaces")
+    total = sum(n for table, n in counts.items() if table != "workspaces")
+    return f"{shown} ({total} rows in {filled} tables)"
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
