@@ -62,3 +62,19 @@ def test_keys_generate_prints_a_usable_entry(tmp_path: Path) -> None:
     assert result.returncode == 0
     kid, _, key = result.stdout.strip().partition(":")
     assert kid and len(key) == 44
+
+
+def test_two_processes_starting_at_once_share_one_server(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NEPTUNE_")}
+    env["NEPTUNE_DATA_DIR"] = str(tmp_path)
+    command = [sys.executable, "-m", "assistant.cli", "db", "upgrade"]
+    procs = [
+        subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    assert all("database revision: 0001" in out for out, _ in outputs)
+    assert (tmp_path / "pgdata" / "PG_VERSION").exists()
