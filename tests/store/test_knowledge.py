@@ -6,7 +6,6 @@ import random
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +13,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.demo import knowledge as knowledge_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.knowledge import ItemStatus
 from store.repositories.knowledge import (
@@ -27,7 +25,7 @@ from store.repositories.knowledge import (
     reciprocal_rank_fusion,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 MODEL = "bge-small-en"
@@ -220,7 +218,8 @@ async def test_vector_search_returns_nearest_chunks(
         ], collection_id=help_center.id)
         security = await add_doc(s, ws, "Security", [
             ("Data is encrypted at rest.", vec(0.0, 1.0)),
-            ("SSO on Enterprise.", vec(0.0, 0.0, 1.0)),
+            # slightly opposed to (1, 0, 0) so it never ties with chunk 0 for third place
+            ("SSO on Enterprise.", vec(-0.1, 0.0, 1.0)),
         ])
         await add_doc(s, ws, "Big model", [("Same direction, 1536 dims.", vec(1.0, dim=1536))])
         await add_doc(s, ws, "Pending", [("No embedding yet.", None)])
@@ -394,8 +393,7 @@ async def test_hnsw_indexes_exist_as_partial_expression_indexes(
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(session=s, scope=ws.scope, rng=random.Random(5), now=datetime.now(UTC),
-                          user_ids=[ws.user_id], company_name="Test Co", size=0.1)
+        ctx = demo_context(s, ws, seed=5)
         await knowledge_demo.seed(ctx)
         collections = CollectionRepository(s, ws.scope)
         assert await collections.count() == 2
