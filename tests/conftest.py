@@ -7,10 +7,12 @@ need no cleanup. Tests that need a database of their own (migrations) create one
 from __future__ import annotations
 
 import itertools
+import random
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.bootstrap import DatabaseUrls, prepare_embedded
 from store.db import Database
+from store.demo.context import DemoContext
 from store.embedded import EmbeddedServer
 from store.migrations import upgrade
 from store.models.core import MemberRole, User, Workspace, WorkspaceMember
@@ -91,3 +94,14 @@ def make_workspace(sessions: async_sessionmaker[AsyncSession]) -> MakeWorkspace:
         return await create_workspace(sessions, **kwargs)  # type: ignore[arg-type]
 
     return make
+
+
+def demo_context(
+    session: AsyncSession, ws: WorkspaceFixture, *, seed: int = 5,
+    now: datetime | None = None, size: float = 0.1, company_name: str = "Test Co",
+) -> DemoContext:
+    """A small, seeded DemoContext for one workspace: what each domain's seed test needs."""
+    return DemoContext(
+        session=session, scope=ws.scope, rng=random.Random(seed), now=now or datetime.now(UTC),
+        user_ids=[ws.user_id], company_name=company_name, size=size,
+    )

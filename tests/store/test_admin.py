@@ -3,7 +3,6 @@ integrations, OAuth tokens and analytics events."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
@@ -12,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.crypto import Keyring, new_key_spec
 from store.demo import admin as admin_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.admin import (
     FeedbackStatus,
@@ -36,7 +34,7 @@ from store.repositories.admin import (
     WebhookRepository,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 TODAY = date(2025, 6, 10)
@@ -347,8 +345,7 @@ async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> N
     ws = await make_workspace()
     now = datetime.now(UTC)
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(session=s, scope=ws.scope, rng=random.Random(9), now=now,
-                          user_ids=[ws.user_id], company_name="Test Co", size=0.1)
+        ctx = demo_context(s, ws, seed=9, now=now)
         await admin_demo.seed(ctx)
         sprints = SprintRepository(s, ws.scope)
         [current] = await sprints.current()

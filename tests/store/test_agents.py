@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +9,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.demo import agents as agents_demo
-from store.demo.context import DemoContext
 from store.errors import InvalidArgument, NotFound
 from store.models.agents import AgentStatus, AgentType, ExecutionStatus, ScheduleTrigger
 from store.repositories.agents import (
@@ -22,7 +20,7 @@ from store.repositories.agents import (
     AgentTemplateCatalogue,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -319,15 +317,7 @@ async def test_other_workspace_ids_are_not_found(
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(
-            session=s,
-            scope=ws.scope,
-            rng=random.Random(3),
-            now=datetime.now(UTC),
-            user_ids=[ws.user_id],
-            company_name="Test Co",
-            size=0.1,
-        )
+        ctx = demo_context(s, ws, seed=3)
         await agents_demo.seed(ctx)
         agents = AgentRepository(s, ws.scope)
         assert await agents.count() == len(ctx.ids["agents"]) >= 8

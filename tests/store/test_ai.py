@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,7 +11,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.demo import ai as ai_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.ai import (
     ActionStatus,
@@ -40,7 +38,7 @@ from store.repositories.neptune import (
     UsageLedgerRepository,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -459,8 +457,7 @@ async def test_workspace_intelligence_single_row_partial_put(
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(session=s, scope=ws.scope, rng=random.Random(5), now=datetime.now(UTC),
-                          user_ids=[ws.user_id], company_name="Test Co", size=0.1)
+        ctx = demo_context(s, ws, seed=5)
         await ai_demo.seed(ctx)
         conversations = ConversationRepository(s, ws.scope)
         assert await conversations.count() == len(ctx.ids["ai_conversations"]) >= 2

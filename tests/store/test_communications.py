@@ -4,7 +4,6 @@ and the demo seeder."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.demo import communications as communications_demo
 from store.demo import crm as crm_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.communications import (
     ConversationChannel,
@@ -37,7 +35,7 @@ from store.repositories.communications import (
 )
 from store.repositories.crm import ContactRepository
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = datetime.now(UTC)
@@ -352,8 +350,7 @@ async def test_another_workspace_is_invisible(
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(session=s, scope=ws.scope, rng=random.Random(5), now=NOW,
-                          user_ids=[ws.user_id], company_name="Test Co", size=0.1)
+        ctx = demo_context(s, ws, seed=5, now=NOW)
         await crm_demo.seed(ctx)
         await communications_demo.seed(ctx)
         convs = ConversationRepository(s, ws.scope)

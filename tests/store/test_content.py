@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.demo import content as content_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.content import (
     AlertStatus,
@@ -38,7 +36,7 @@ from store.repositories.content import (
     slugify,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -342,8 +340,7 @@ async def test_other_workspace_ids_are_not_found(
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(session=s, scope=ws.scope, rng=random.Random(3), now=datetime.now(UTC),
-                          user_ids=[ws.user_id], company_name="Test Co", size=0.1)
+        ctx = demo_context(s, ws, seed=3)
         await content_demo.seed(ctx)
         for table in ("blog_categories", "blog_tags", "blog_posts", "topic_ideas",
                       "content_sources", "article_analytics", "use_cases", "alert_badges"):

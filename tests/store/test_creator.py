@@ -3,7 +3,6 @@ share links (with scrypt-hashed passwords)."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -12,7 +11,6 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.demo import creator as creator_demo
-from store.demo.context import DemoContext
 from store.errors import InvalidArgument, NotFound
 from store.models.creator import (
     CreatorItemStatus,
@@ -30,7 +28,7 @@ from store.repositories.creator import (
     verify_share_password,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -202,8 +200,7 @@ async def test_other_workspace_ids_and_tokens_are_not_found(
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(session=s, scope=ws.scope, rng=random.Random(5), now=datetime.now(UTC),
-                          user_ids=[ws.user_id], company_name="Test Co", size=0.1)
+        ctx = demo_context(s, ws, seed=5)
         await creator_demo.seed(ctx)
         assert len(ctx.ids["creator_items"]) == 2
         assert len(ctx.ids["creator_collections"]) == 2

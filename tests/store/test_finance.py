@@ -3,7 +3,6 @@ expense approvals, isolation, and the demo seeder."""
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -11,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.demo import crm as crm_demo
 from store.demo import finance as finance_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.finance import (
     ExpenseCategory,
@@ -23,7 +21,7 @@ from store.models.finance import (
 from store.repositories.crm import CustomerRepository, ProjectRepository
 from store.repositories.finance import ExpenseRepository, InvoiceRepository
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 TODAY = date(2025, 6, 15)
@@ -278,8 +276,7 @@ async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> N
     ws = await make_workspace()
     now = datetime.now(UTC)
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(session=s, scope=ws.scope, rng=random.Random(5), now=now,
-                          user_ids=[ws.user_id], company_name="Test Co", size=0.1)
+        ctx = demo_context(s, ws, seed=5, now=now)
         await crm_demo.seed(ctx)
         await finance_demo.seed(ctx)
         invoices = InvoiceRepository(s, ws.scope)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -13,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store.demo import agents as agents_demo
 from store.demo import crm as crm_demo
 from store.demo import grids as grids_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.grids import (
     EdgeType,
@@ -32,7 +30,7 @@ from store.repositories.grids import (
     GridTemplateCatalogue,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -375,15 +373,7 @@ async def test_grid_template_catalogue(sessions: Sessions, make_workspace: MakeW
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(
-            session=s,
-            scope=ws.scope,
-            rng=random.Random(9),
-            now=datetime.now(UTC),
-            user_ids=[ws.user_id],
-            company_name="Test Co",
-            size=0.1,
-        )
+        ctx = demo_context(s, ws, seed=9)
         for module in (crm_demo, agents_demo, grids_demo):
             await module.seed(ctx)
         grids = GridRepository(s, ws.scope)

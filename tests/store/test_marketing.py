@@ -4,7 +4,6 @@ isolation, and the demo seeder."""
 
 from __future__ import annotations
 
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.demo import crm as crm_demo
 from store.demo import marketing as marketing_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.core import User
 from store.models.crm import ContactStatus
@@ -44,7 +42,7 @@ from store.repositories.marketing import (
     SegmentRepository,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 NOW = datetime.now(UTC)
@@ -478,8 +476,7 @@ async def test_another_workspace_is_invisible(
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(session=s, scope=ws.scope, rng=random.Random(5), now=NOW,
-                          user_ids=[ws.user_id], company_name="Test Co", size=0.1)
+        ctx = demo_context(s, ws, seed=5, now=NOW)
         await crm_demo.seed(ctx)
         await marketing_demo.seed(ctx)
         campaigns = CampaignRepository(s, ws.scope)

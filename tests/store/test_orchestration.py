@@ -4,7 +4,6 @@ memory, approvals (including two approvers racing) and the audit log."""
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from store.demo import agents as agents_demo
 from store.demo import crm as crm_demo
 from store.demo import orchestration as orchestration_demo
-from store.demo.context import DemoContext
 from store.errors import Conflict, InvalidArgument, NotFound
 from store.models.orchestration import (
     ActionTrigger,
@@ -43,7 +41,7 @@ from store.repositories.orchestration import (
     AgentWorkflowRepository,
 )
 from store.tenancy import WorkspaceScope, scoped_session
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, demo_context
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -402,15 +400,7 @@ async def test_audit_log_is_append_only(sessions: Sessions, make_workspace: Make
 async def test_demo_seed(sessions: Sessions, make_workspace: MakeWorkspace) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
-        ctx = DemoContext(
-            session=s,
-            scope=ws.scope,
-            rng=random.Random(5),
-            now=datetime.now(UTC),
-            user_ids=[ws.user_id],
-            company_name="Test Co",
-            size=0.1,
-        )
+        ctx = demo_context(s, ws, seed=5)
         for module in (crm_demo, agents_demo, orchestration_demo):
             await module.seed(ctx)
         teams = AgentTeamRepository(s, ws.scope)
