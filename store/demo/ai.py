@@ -26,6 +26,7 @@ from store.models.ai import (
     Rating,
 )
 from store.models.base import JSON
+from store.models.neptune import OutboundChannel
 from store.repositories.ai import (
     ActionHistoryRepository,
     ConversationRepository,
@@ -41,6 +42,7 @@ from store.repositories.neptune import (
     ConversationEventRepository,
     IngressEventRepository,
     MemoryFactRepository,
+    OutboundMessageRepository,
     UsageLedgerRepository,
 )
 
@@ -409,6 +411,20 @@ async def _seed_memory(ctx: DemoContext) -> None:
         ctx.remember("memory_facts", [row.id])
 
 
+async def _seed_outbox(ctx: DemoContext) -> None:
+    """A reminder email the default sender delivered, and one still queued."""
+    repo = OutboundMessageRepository(ctx.session, ctx.scope)
+    sent = await repo.enqueue(
+        OutboundChannel.EMAIL, "accounts@northwind.example", "Hi, a friendly reminder that"
+        " invoice INV-1042 is due on Friday.", subject="Invoice INV-1042 reminder",
+        idempotency_key="demo:outbox:reminder",
+    )
+    await repo.mark_sent(sent.id, "demo-message-1")
+    queued = await repo.enqueue(OutboundChannel.SMS, "+15555550123",
+                                "Your demo is confirmed for Tuesday at 10:00.")
+    ctx.remember("outbound_messages", [sent.id, queued.id])
+
+
 async def seed(ctx: DemoContext) -> None:
     deals = await _demo_deals(ctx)
     scripts = [_pipeline_script(deals), _refund_script(), _newsletter_script()]
@@ -422,3 +438,4 @@ async def seed(ctx: DemoContext) -> None:
     await _seed_background_usage(ctx)
     await _seed_autonomy(ctx)
     await _seed_memory(ctx)
+    await _seed_outbox(ctx)

@@ -139,3 +139,43 @@ class MemoryFact(TenantTable):
     embedding: Mapped[Any | None] = mapped_column(Vector())
     embedding_model: Mapped[str | None]
     embedding_dim: Mapped[int | None]
+
+
+class OutboundChannel(enum.StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+
+
+class OutboundStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class OutboundMessage(TenantTable):
+    """A message the platform sends (an invoice email, a campaign email, an SMS reply).
+
+    The default sender delivers into this outbox; a configured provider sender reads queued rows
+    and marks them sent with the provider's id. `idempotency_key` makes a retried send one row.
+    """
+
+    __tablename__ = "outbound_messages"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "idempotency_key"),
+        sa.Index(None, "workspace_id", "status", "created_at"),
+        sa.Index(None, "workspace_id", "related_type", "related_id"),
+    )
+    channel: Mapped[OutboundChannel] = enum_column(OutboundChannel)
+    recipient: Mapped[str]
+    sender: Mapped[str | None]
+    subject: Mapped[str | None]
+    body: Mapped[str]
+    status: Mapped[OutboundStatus] = enum_column(OutboundStatus, default=OutboundStatus.QUEUED)
+    related_type: Mapped[str | None]
+    related_id: Mapped[uuid.UUID | None]
+    provider_message_id: Mapped[str | None]
+    error: Mapped[str | None]
+    sent_at: Mapped[datetime | None]
+    idempotency_key: Mapped[str | None]
+    meta: Mapped[JSON] = json_column()

@@ -20,6 +20,9 @@ from store.models.neptune import (
     IngressEvent,
     IngressStatus,
     MemoryFact,
+    OutboundChannel,
+    OutboundMessage,
+    OutboundStatus,
     UsageLedger,
     UserAutonomyPreference,
 )
@@ -31,6 +34,8 @@ from store.repositories.knowledge import cosine_distance, enable_iterative_scan
 MIN_APPROVALS = 5
 #: ... when the Wilson lower bound of its approval rate (95%) reaches this.
 MIN_CONFIDENCE = 0.55
+#: ... and no rejection within this window.
+REJECTION_MEMORY = timedelta(days=30)
 
 
 # -- usage ledger -----------------------------------------------------------------------------
@@ -224,13 +229,17 @@ def wilson_lower_bound(successes: int, failures: int, z: float = 1.96) -> float:
 
 
 def is_consistent(row: UserAutonomyPreference, *, min_approvals: int = MIN_APPROVALS,
-                  min_confidence: float = MIN_CONFIDENCE) -> bool:
-    """Enough approvals, a high enough confidence, and no rejection since the last approval."""
+                  min_confidence: float = MIN_CONFIDENCE, now: datetime | None = None) -> bool:
+    """Enough approvals, a high enough confidence, and no rejection in the last
+    `REJECTION_MEMORY` (nor since the last approval, however long ago)."""
     rejected_last = row.last_rejected_at is not None and (
         row.last_approved_at is None or row.last_rejected_at >= row.last_approved_at
     )
+    recent_rejection = row.last_rejected_at is not None and (
+        row.last_rejected_at > (now or utcnow()) - REJECTION_MEMORY
+    )
     return (row.approvals >= min_approvals and row.confidence >= min_confidence
-            and not rejected_last)
+            and not rejected_last and not recent_rejection)
 
 
 class AutonomyRepository(ScopedRepository[UserAutonomyPreference]):
@@ -379,3 +388,38 @@ def _embedding_fields(
     return {"embedding": list(embedding), "embedding_dim": len(embedding),
             "embedding_model": embedding_model}
 
+
+
+# -- outbox -----------------------------------------------------------------------------------
+class OutboundMessageRepository(ScopedRepository[OutboundMessage]):
+    model = OutboundMessage
+
+    async def enqueue(
+        self, channel: OutboundChannel, recipient: str, body: str, *,
+        idempotency_key: str | None = None, **fields: Any,
+    ) -> OutboundMessage:
+        """Queue a message; the same idempotency key returns the first row, never a second."""
+        if idempotency_key is not None:
+            existing = await self._first(OutboundMessage.idempotency_key == idempotency_key)
+            if existing is not None:
+                return existing
+        return await self.create(channel=channel, recipient=recipient, body=body,
+                                 idempotency_key=idempotency_key, **fields)
+
+    async def for_record(self, related_type: str, related_id: uuid.UUID) -> list[OutboundMessage]:
+        return await self._all(OutboundMessage.related_type == related_type,
+                               OutboundMessage.related_id == related_id,
+                               order_by=[OutboundMessage.created_at, OutboundMessage.id])
+
+    async def queued(self, *, limit: int = 100) -> list[OutboundMessage]:
+        return await self._all(OutboundMessage.status == OutboundStatus.QUEUED,
+                               order_by=[OutboundMessage.created_at], limit=limit)
+
+    async def mark_sent(
+        self, message_id: uuid.UUID, provider_message_id: str | None = None
+    ) -> OutboundMessage:
+        return await self.update(message_id, status=OutboundStatus.SENT, sent_at=utcnow(),
+                                 provider_message_id=provider_message_id, error=None)
+
+    async def mark_failed(self, message_id: uuid.UUID, error: str) -> OutboundMessage:
+        return await self.update(message_id, status=OutboundStatus.FAILED, error=error)

@@ -230,7 +230,10 @@ async def test_autonomy_learns_from_approvals_and_rejections(
         assert row.last_rejected_at is not None
         assert not await repo.eligible(ws.user_id, "update_deal")  # rejected last
         for _ in range(3):
-            await repo.record_approval(ws.user_id, "update_deal")
+            row = await repo.record_approval(ws.user_id, "update_deal")
+        assert not await repo.eligible(ws.user_id, "update_deal")  # rejected within 30 days
+        assert row.last_rejected_at is not None
+        await repo.update(row.id, last_rejected_at=row.last_rejected_at - timedelta(days=31))
         assert await repo.eligible(ws.user_id, "update_deal")
         assert not await repo.may_auto_execute(ws.user_id, "update_deal")
 

@@ -41,6 +41,7 @@ TENANT_TABLES = [
     "marketing_channels",
     "memory_facts",
     "notifications",
+    "outbound_messages",
     "platform_feedback",
     "proactive_insights",
     "segments",
@@ -706,6 +707,30 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_notifications'))
     )
     op.create_index(op.f('ix_notifications_workspace_id_user_id_is_read_created_at'), 'notifications', ['workspace_id', 'user_id', 'is_read', 'created_at'], unique=False)
+    op.create_table('outbound_messages',
+    sa.Column('workspace_id', sa.Uuid(), nullable=False),
+    sa.Column('id', sa.Uuid(), server_default=sa.text('gen_random_uuid()'), nullable=False),
+    sa.Column('channel', sa.Enum('email', 'sms', 'whatsapp', name='outboundchannel', native_enum=False, create_constraint=True), nullable=False),
+    sa.Column('recipient', sa.Text(), nullable=False),
+    sa.Column('sender', sa.Text(), nullable=True),
+    sa.Column('subject', sa.Text(), nullable=True),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.Column('status', sa.Enum('queued', 'sent', 'failed', name='outboundstatus', native_enum=False, create_constraint=True), server_default='queued', nullable=False),
+    sa.Column('related_type', sa.Text(), nullable=True),
+    sa.Column('related_id', sa.Uuid(), nullable=True),
+    sa.Column('provider_message_id', sa.Text(), nullable=True),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('idempotency_key', sa.Text(), nullable=True),
+    sa.Column('meta', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_outbound_messages_workspace_id_workspaces'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_outbound_messages')),
+    sa.UniqueConstraint('workspace_id', 'idempotency_key', name=op.f('uq_outbound_messages_workspace_id_idempotency_key'))
+    )
+    op.create_index(op.f('ix_outbound_messages_workspace_id_related_type_related_id'), 'outbound_messages', ['workspace_id', 'related_type', 'related_id'], unique=False)
+    op.create_index(op.f('ix_outbound_messages_workspace_id_status_created_at'), 'outbound_messages', ['workspace_id', 'status', 'created_at'], unique=False)
     op.create_table('platform_feedback',
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
     sa.Column('id', sa.Uuid(), server_default=sa.text('gen_random_uuid()'), nullable=False),
@@ -2217,6 +2242,9 @@ def downgrade() -> None:
     op.drop_table('proactive_insights')
     op.drop_index(op.f('ix_platform_feedback_workspace_id_status_type'), table_name='platform_feedback')
     op.drop_table('platform_feedback')
+    op.drop_index(op.f('ix_outbound_messages_workspace_id_status_created_at'), table_name='outbound_messages')
+    op.drop_index(op.f('ix_outbound_messages_workspace_id_related_type_related_id'), table_name='outbound_messages')
+    op.drop_table('outbound_messages')
     op.drop_index(op.f('ix_notifications_workspace_id_user_id_is_read_created_at'), table_name='notifications')
     op.drop_table('notifications')
     op.drop_index(op.f('ix_memory_facts_workspace_id_user_id_created_at'), table_name='memory_facts')
