@@ -25,8 +25,22 @@ from store.embedded import EmbeddedServer
 from store.migrations import upgrade
 from store.models.core import MemberRole, User, Workspace, WorkspaceMember
 from store.tenancy import WorkspaceScope, scoped_session
+from tests.model_guard import NetworkGuard
 
 _counter = itertools.count()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _network_guard_session() -> Iterator[NetworkGuard]:
+    with NetworkGuard() as guard:
+        yield guard
+
+
+@pytest.fixture(autouse=True)
+def network_guard(_network_guard_session: NetworkGuard) -> Iterator[NetworkGuard]:
+    """Any connection beyond loopback fails the test, even if the code swallowed the error."""
+    yield _network_guard_session
+    _network_guard_session.raise_if_violated()
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,117 @@
+"""What a turn reads about its workspace and caller once, at the start: names, preferences,
+models and keys, the tools the caller may use, the budget and what is spent of it."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from assistant.context import PageContext
+from assistant.deps import RuntimeDeps
+from assistant.gateway import ModelTarget, provider_of
+from assistant.tokens import count_tools
+from store.models.ai import AiConversation, AiUserPreferences, AssistantPreferences
+from store.models.core import User, Workspace
+from store.provider_keys import ProviderKeys
+from store.repositories.neptune import UsageLedgerRepository
+from tools.context import Caller
+from tools.policy import ToolOverride, available, overrides_from_settings
+from tools.registry import Tool
+
+_TOOL_TOKENS: dict[str, int] = {}
+
+
+def tool_tokens(tools: list[Tool]) -> int:
+    """Schema tokens, counted once per tool version per process."""
+    total = 0
+    for tool in tools:
+        if tool.schema_hash not in _TOOL_TOKENS:
+            _TOOL_TOKENS[tool.schema_hash] = count_tools([tool.schema])
+        total += _TOOL_TOKENS[tool.schema_hash]
+    return total
+
+
+@dataclass
+class TurnSetting:
+    workspace_name: str
+    user_name: str
+    preferences: AssistantPreferences
+    targets: list[ModelTarget]
+    tools: list[Tool]
+    overrides: dict[str, ToolOverride]
+    budget: int
+    tokens_today: int
+    tool_tokens: int = 0
+    hashes: dict[str, str] = field(default_factory=dict)
+    prompt_ref: str | None = None
+
+    def prompt_values(self, page: PageContext) -> dict[str, str]:
+        prefs = self.preferences
+        today = datetime.now(UTC).astimezone(ZoneInfo(prefs.timezone)).date().isoformat()
+        return {
+            "workspace_name": self.workspace_name, "user_name": self.user_name,
+            "today": today, "timezone": prefs.timezone, "tone": prefs.tone,
+            "verbosity": prefs.verbosity, "language": prefs.language, **page.values(),
+        }
+
+
+async def load_setting(
+    session: AsyncSession, deps: RuntimeDeps, caller: Caller, conversation: AiConversation
+) -> TurnSetting:
+    workspace = await session.scalar(
+        sa.select(Workspace).where(Workspace.id == caller.workspace_id))
+    user = await session.get(User, caller.user_id)
+    assert workspace is not None, "the caller's workspace is visible to its own transaction"
+    settings: dict[str, Any] = dict(workspace.settings or {})
+    overrides = overrides_from_settings(settings)
+    tools = available(deps.registry, caller, overrides)
+    return TurnSetting(
+        workspace_name=workspace.name, user_name=_name(user),
+        preferences=await _preferences(session, caller),
+        targets=await _targets(session, deps, caller, settings, conversation),
+        tools=tools, overrides=overrides,
+        budget=int(settings.get("daily_token_budget") or
+                   deps.settings.budget_for(workspace.subscription_tier)),
+        tokens_today=await UsageLedgerRepository(session, caller.scope).tokens_today(),
+        tool_tokens=tool_tokens(tools), hashes={t.name: t.schema_hash for t in tools},
+    )
+
+
+def _name(user: User | None) -> str:
+    if user is None:
+        return "a member"
+    full = " ".join(p for p in (user.first_name, user.last_name) if p)
+    return full or user.email
+
+
+async def _preferences(session: AsyncSession, caller: Caller) -> AssistantPreferences:
+    row = await session.scalar(sa.select(AiUserPreferences).where(
+        AiUserPreferences.workspace_id == caller.workspace_id,
+        AiUserPreferences.user_id == caller.user_id))
+    return AssistantPreferences.model_validate(row.preferences) if row else AssistantPreferences()
+
+
+async def _targets(
+    session: AsyncSession, deps: RuntimeDeps, caller: Caller, settings: dict[str, Any],
+    conversation: AiConversation,
+) -> list[ModelTarget]:
+    """The workspace's model (or the conversation's, or the default), then its fallbacks, each
+    with the workspace's own key for that provider when it has one."""
+    first = conversation.model or settings.get("model") or deps.settings.model
+    fallbacks = settings.get("fallback_models") or deps.settings.fallback_models
+    names = list(dict.fromkeys([str(first), *(str(n) for n in fallbacks)]))
+    keys = ProviderKeys(session, caller.scope, deps.keyring) if deps.keyring else None
+    targets = []
+    for name in names:
+        route = deps.settings.route(name)
+        key = await keys.reveal(provider_of(route.model)) if keys else None
+        if key is None and route.api_key_env:
+            key = os.environ.get(route.api_key_env)
+        targets.append(ModelTarget(name, route.model, route.api_base, key))
+    return targets
