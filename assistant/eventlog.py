@@ -40,6 +40,7 @@ class Subscription:
         default_factory=lambda: asyncio.Queue(SUBSCRIBER_BUFFER)
     )
     lagged: bool = False
+    finished: bool = False
 
     def offer(self, event: Event) -> None:
         if self.lagged:
@@ -62,6 +63,7 @@ class Subscription:
                 raise SubscriberLagged(str(self.conversation_id))
             item = await self.queue.get()
             if item is None:
+                self.finished = True
                 return
             yield item
 

@@ -75,9 +75,13 @@ class Turn:
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        if not self.done:
-            await self.stop()
-        self._unsubscribe(self._subscription)
+        try:
+            if self._subscription.finished:
+                await self.wait()  # the stream ended; the task is only tidying up
+            elif not self.done:
+                await self.stop()  # the reader left early: a disconnect
+        finally:
+            self._unsubscribe(self._subscription)
 
 
 class Runtime:
@@ -150,8 +154,8 @@ class Runtime:
             return await self._run(runner)
         finally:
             self.deps.hub.close_log(runner.log)
-            await stack.aclose()
-            subscription.close()
+            subscription.close()  # before the lock goes: the next turn's events are not ours
+            await asyncio.shield(stack.aclose())
 
     async def _run(self, runner: TurnRunner) -> TurnOutcome:
         try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Literal
@@ -378,7 +379,7 @@ class TurnRunner:
         assert self.setting is not None, "prepare() runs first"
         return self.setting
 
-    def _session(self) -> Any:
+    def _session(self) -> AbstractAsyncContextManager[AsyncSession]:
         return scoped_session(self.deps.database.sessions, self.caller.scope)
 
     def _check_budget(self, estimate: int) -> None:
