@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 
 import pytest
 import sqlalchemy as sa
@@ -17,12 +18,22 @@ from store.models.neptune import ConversationEvent, UsageLedger
 from store.provider_keys import ProviderKeys
 from store.repositories.neptune import UsageLedgerRepository
 from store.tenancy import scoped_session
-from tests.model_server import Call, Cut, Error, ModelServer, Text, Timeout, ToolCalls
+from tests.model_server import (
+    Call,
+    Cut,
+    Error,
+    ModelServer,
+    RecordedRequest,
+    Text,
+    Timeout,
+    ToolCalls,
+)
 from tests.runtime.conftest import Chat, MakeRuntime
 from tests.runtime.test_turns import kinds, rows
 
 
-def on(model: str):  # noqa: ANN201 - a predicate for server.rule
+def on(model: str) -> Callable[[RecordedRequest], bool]:
+    """A server rule predicate: requests for this model."""
     return lambda request: request.model == model
 
 

@@ -1,0 +1,159 @@
+"""What a Neptune turn adds over a bare model call, against the loopback model server.
+
+    .venv/bin/python benchmarks/turn_overhead.py [--turns 200]
+
+In one run, with no model delay: p50/p95 of (a) a bare streamed `litellm.acompletion`, (b) a
+Neptune text-only turn (user message stored, context built, model streamed, answer, usage,
+ledger and events stored), (c) a Neptune turn with one tool call (two model calls, one tool
+run in its own transaction, its history row). Prints the added milliseconds and the ratios;
+asserts nothing. Target: (b) adds at most 5 ms p50 over (a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import litellm  # noqa: E402
+from pydantic import BaseModel, ConfigDict  # noqa: E402
+
+from assistant.deps import RuntimeDeps  # noqa: E402
+from assistant.gateway import Gateway  # noqa: E402
+from assistant.runtime import Runtime  # noqa: E402
+from assistant.settings import RuntimeSettings  # noqa: E402
+from store.bootstrap import prepare_embedded  # noqa: E402
+from store.db import Database  # noqa: E402
+from store.embedded import EmbeddedServer  # noqa: E402
+from store.migrations import upgrade  # noqa: E402
+from store.models.core import MemberRole, SubscriptionTier, User, Workspace, WorkspaceMember  # noqa: E402
+from store.repositories.ai import ConversationRepository  # noqa: E402
+from store.tenancy import WorkspaceScope, scoped_session  # noqa: E402
+from tests.model_server import Call, ModelServer, RecordedRequest, Text, ToolCalls  # noqa: E402
+from tools.context import Caller, ToolContext  # noqa: E402
+from tools.registry import Risk, ToolRegistry  # noqa: E402
+
+registry = ToolRegistry()
+ANSWER = Text("Your pipeline holds twelve open deals worth 84,000 dollars.", chunks=8)
+
+
+class NoArgs(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Pong(BaseModel):
+    pong: bool
+
+
+@registry.tool(risk=Risk.LOW)
+async def ping(ctx: ToolContext, args: NoArgs) -> Pong:
+    """Answer pong."""
+    return Pong(pong=True)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def timed(runs: int, once: Callable[[], Awaitable[None]]) -> list[float]:
+    for _ in range(max(5, runs // 10)):
+        await once()  # warm connections, caches and litellm's lazy imports
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        await once()
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+def answer_or_call(request: RecordedRequest) -> bool:
+    return request.messages[-1]["role"] != "tool"
+
+
+async def setup(db: Database) -> tuple[Caller, Callable[[], Awaitable[uuid.UUID]]]:
+    scope = WorkspaceScope(uuid.uuid4())
+    async with scoped_session(db.sessions, scope) as session:
+        session.add(Workspace(id=scope.workspace_id, name="Bench", slug=f"b-{uuid.uuid4().hex[:8]}",
+                              subscription_tier=SubscriptionTier.ENTERPRISE))
+        user = User(email="bench@example.com", first_name="Bench")
+        session.add(user)
+        await session.flush()
+        session.add(WorkspaceMember(workspace_id=scope.workspace_id, user_id=user.id,
+                                    role=MemberRole.OWNER))
+    caller = Caller.for_member(scope.workspace_id, user.id, MemberRole.OWNER)
+
+    async def conversation() -> uuid.UUID:
+        async with scoped_session(db.sessions, scope) as session:
+            row = await ConversationRepository(session, scope).create(
+                user_id=caller.user_id, title="bench")
+        return row.id
+
+    return caller, conversation
+
+
+async def bench(turns: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="neptune-bench-") as tmp:
+        pg = EmbeddedServer(Path(tmp), delete_on_exit=True)
+        urls = await prepare_embedded(pg, "bench")
+        await upgrade(urls.owner)
+        db = Database.connect(urls.app, pool_size=5)
+        async with ModelServer() as server:
+            settings = RuntimeSettings(model="bench", model_aliases={"bench": {
+                "model": "openai/bench-model", "api_base": server.base_url}})
+            runtime = Runtime(RuntimeDeps(db, Gateway(retries=0), registry, settings))
+            caller, conversation = await setup(db)
+            os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
+            server.rule(lambda r: True, ANSWER)
+
+            async def bare() -> None:
+                stream = await litellm.acompletion(
+                    model="openai/bench-model", api_base=server.base_url, api_key="sk-bench",
+                    messages=[{"role": "user", "content": "how is my pipeline?"}], stream=True,
+                    stream_options={"include_usage": True}, num_retries=0, max_retries=0)
+                async for _ in stream:
+                    pass
+
+            async def turn() -> None:
+                conversation_id = await_conversation.pop()
+                async with await runtime.send(caller, conversation_id, "how is my pipeline?") as t:
+                    await t.collect()
+
+            await_conversation = [await conversation() for _ in range(turns * 3)]
+            a = await timed(turns, bare)
+            b = await timed(turns, turn)
+            server.reset()
+            server.rule(answer_or_call, ToolCalls([Call("ping")]))
+            server.rule(lambda r: True, ANSWER)
+            c = await timed(turns, turn)
+        await db.close()
+        pg.stop()
+    report(turns, a, b, c)
+
+
+def report(turns: int, a: list[float], b: list[float], c: list[float]) -> None:
+    print(f"turn overhead over {turns} runs each (loopback model, no delay)")
+    for label, samples in (("(a) bare litellm.acompletion", a), ("(b) Neptune text-only turn", b),
+                           ("(c) Neptune turn with one tool call", c)):
+        print(f"{label:<40} p50 {statistics.median(samples):7.2f} ms"
+              f"   p95 {percentile(samples, 0.95):7.2f} ms")
+    pa, pb, pc = (statistics.median(s) for s in (a, b, c))
+    print(f"{'text turn adds (p50)':<40} {pb - pa:7.2f} ms   ratio {pb / pa:5.2f}x")
+    print(f"{'tool turn adds over two bare calls':<40} {pc - 2 * pa:7.2f} ms"
+          f"   ratio {pc / (2 * pa):5.2f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=200)
+    asyncio.run(bench(parser.parse_args().turns))
