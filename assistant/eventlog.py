@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.events import Event, from_row, to_row
@@ -148,10 +149,8 @@ class EventLog:
         rows = []
         for event in self.pending:
             kind, payload = to_row(event)
-            rows.append(ConversationEvent(
-                workspace_id=self.scope.workspace_id, conversation_id=self.conversation_id,
-                seq=event.seq, type=kind, payload=payload,
-            ))
-        session.add_all(rows)
-        await session.flush()
+            rows.append({"id": uuid.uuid4(), "workspace_id": self.scope.workspace_id,
+                         "conversation_id": self.conversation_id, "seq": event.seq,
+                         "type": kind, "payload": payload})
+        await session.execute(sa.insert(ConversationEvent).values(rows))
         self.pending = []

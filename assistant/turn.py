@@ -122,7 +122,6 @@ class TurnRunner:
                                          self.deps.settings.context_tokens,
                                          before_seq=written[-1].seq)
             self._open(written[-1].id)
-            await self.log.flush(session)
         await self._context(history, page)
 
     async def _conversation(self, session: AsyncSession, *, any_owner: bool) -> AiConversation:
@@ -231,6 +230,9 @@ class TurnRunner:
                       cached_tokens=usage.cached_tokens, cost_usd=usage.cost_usd,
                       latency_ms=completion.latency_ms)
         tokens = count_message(stored)
+        # The client has everything once these are emitted; storing follows, under the lock.
+        self.log.make(ev.MessageCompleted, turn_id=self.turn_id, message_id=message.id,
+                      status="complete", content=completion.text)
         async with self._session() as session:
             await MessageRepository(session, self.caller.scope).finish(
                 message.id, content=completion.text, tool_calls=calls or None,
@@ -246,8 +248,6 @@ class TurnRunner:
             await record_attempts(session, self.caller, self.conversation_id,
                                   completion.attempts, "chat")
             self._count_spent(completion.attempts)
-            self.log.make(ev.MessageCompleted, turn_id=self.turn_id, message_id=message.id,
-                          status="complete", content=completion.text)
             await self.log.flush(session)
         self.messages.append(stored)
         self.context_tokens += tokens

@@ -64,23 +64,38 @@ class TurnSetting:
 async def load_setting(
     session: AsyncSession, deps: RuntimeDeps, caller: Caller, conversation: AiConversation
 ) -> TurnSetting:
-    workspace = await session.scalar(
-        sa.select(Workspace).where(Workspace.id == caller.workspace_id))
-    user = await session.get(User, caller.user_id)
-    assert workspace is not None, "the caller's workspace is visible to its own transaction"
+    workspace, user, preferences, tokens_today = await _read(session, caller)
     settings: dict[str, Any] = dict(workspace.settings or {})
     overrides = overrides_from_settings(settings)
     tools = available(deps.registry, caller, overrides)
     return TurnSetting(
         workspace_name=workspace.name, user_name=_name(user),
-        preferences=await _preferences(session, caller),
+        preferences=AssistantPreferences.model_validate(preferences or {}),
         targets=await _targets(session, deps, caller, settings, conversation),
         tools=tools, overrides=overrides,
         budget=int(settings.get("daily_token_budget") or
                    deps.settings.budget_for(workspace.subscription_tier)),
-        tokens_today=await UsageLedgerRepository(session, caller.scope).tokens_today(),
-        tool_tokens=tool_tokens(tools), hashes={t.name: t.schema_hash for t in tools},
+        tokens_today=tokens_today, tool_tokens=tool_tokens(tools),
+        hashes={t.name: t.schema_hash for t in tools},
     )
+
+
+async def _read(session: AsyncSession, caller: Caller) -> tuple[Workspace, User | None, Any, int]:
+    """Workspace, user, preferences and today's tokens in one round trip (every turn pays it)."""
+    preferences = (
+        sa.select(AiUserPreferences.preferences)
+        .where(AiUserPreferences.workspace_id == caller.workspace_id,
+               AiUserPreferences.user_id == caller.user_id)
+        .scalar_subquery()
+    )
+    spent = UsageLedgerRepository(session, caller.scope).tokens_today_query().scalar_subquery()
+    stmt = (
+        sa.select(Workspace, User, preferences, spent)
+        .outerjoin(User, User.id == caller.user_id)
+        .where(Workspace.id == caller.workspace_id)
+    )
+    row = (await session.execute(stmt)).one()
+    return row[0], row[1], row[2], int(row[3] or 0)
 
 
 def _name(user: User | None) -> str:
@@ -88,13 +103,6 @@ def _name(user: User | None) -> str:
         return "a member"
     full = " ".join(p for p in (user.first_name, user.last_name) if p)
     return full or user.email
-
-
-async def _preferences(session: AsyncSession, caller: Caller) -> AssistantPreferences:
-    row = await session.scalar(sa.select(AiUserPreferences).where(
-        AiUserPreferences.workspace_id == caller.workspace_id,
-        AiUserPreferences.user_id == caller.user_id))
-    return AssistantPreferences.model_validate(row.preferences) if row else AssistantPreferences()
 
 
 async def _targets(

@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/turn_overhead.py [--turns 200]
 
-In one run, with no model delay: p50/p95 of (a) a bare streamed `litellm.acompletion`, (b) a
+In one run, with no model delay: p50/p95 of (a) a bare streamed `litellm.acompletion` of the
+very request a Neptune text turn sends (same system prompt, history and tool schemas), (b) a
 Neptune text-only turn (user message stored, context built, model streamed, answer, usage,
 ledger and events stored), (c) a Neptune turn with one tool call (two model calls, one tool
 run in its own transaction, its history row). Prints the added milliseconds and the ratios;
@@ -20,6 +21,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 from pathlib import Path
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
@@ -66,15 +68,19 @@ def percentile(samples: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def timed(runs: int, once: Callable[[], Awaitable[None]]) -> list[float]:
+async def timed(runs: int, once: Callable[[], Awaitable[float | None]]) -> tuple[
+        list[float], list[float]]:
+    """(time to the answer, time to the end) per run; `once` returns its answer time, if any."""
     for _ in range(max(5, runs // 10)):
         await once()  # warm connections, caches and litellm's lazy imports
-    samples = []
+    answered, ended = [], []
     for _ in range(runs):
         started = time.perf_counter()
-        await once()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        answer_at = await once()
+        finished = time.perf_counter()
+        answered.append(((answer_at or finished) - started) * 1000)
+        ended.append((finished - started) * 1000)
+    return answered, ended
 
 
 def answer_or_call(request: RecordedRequest) -> bool:
@@ -116,41 +122,62 @@ async def bench(turns: int) -> None:
             os.environ.setdefault("OPENAI_API_KEY", "sk-bench")
             server.rule(lambda r: True, ANSWER)
 
+            same: dict[str, Any] = {}
+
             async def bare() -> None:
+                """The very request a Neptune text turn sends (system prompt, tools and all)."""
                 stream = await litellm.acompletion(
                     model="openai/bench-model", api_base=server.base_url, api_key="sk-bench",
-                    messages=[{"role": "user", "content": "how is my pipeline?"}], stream=True,
-                    stream_options={"include_usage": True}, num_retries=0, max_retries=0)
+                    messages=same["messages"], tools=same["tools"], stream=True,
+                    stream_options={"include_usage": True}, num_retries=0, max_retries=0,
+                    _skip_mcp_handler=True)
                 async for _ in stream:
                     pass
 
-            async def turn() -> None:
-                conversation_id = await_conversation.pop()
+            async def turn() -> float | None:
+                """Time of the last `message.completed`: when the user has the whole answer."""
+                conversation_id = conversations.pop()
+                answer_at = None
                 async with await runtime.send(caller, conversation_id, "how is my pipeline?") as t:
-                    await t.collect()
+                    async for event in t:
+                        if event.type == "message.completed":
+                            answer_at = time.perf_counter()
+                return answer_at
 
-            await_conversation = [await conversation() for _ in range(turns * 3)]
-            a = await timed(turns, bare)
-            b = await timed(turns, turn)
+            needed = 2 * (turns + max(5, turns // 10))
+            conversations = [await conversation() for _ in range(needed)]
+            b, b_end = await timed(turns, turn)
+            same.update(messages=server.requests[-1].messages, tools=server.requests[-1].tools)
+            a, _ = await timed(turns, bare)  # type: ignore[arg-type]
             server.reset()
             server.rule(answer_or_call, ToolCalls([Call("ping")]))
             server.rule(lambda r: True, ANSWER)
-            c = await timed(turns, turn)
+            c, c_end = await timed(turns, turn)
         await db.close()
         pg.stop()
-    report(turns, a, b, c)
+    report(turns, a, b, b_end, c, c_end)
 
 
-def report(turns: int, a: list[float], b: list[float], c: list[float]) -> None:
+def line(label: str, samples: list[float]) -> None:
+    print(f"{label:<52} p50 {statistics.median(samples):7.2f} ms"
+          f"   p95 {percentile(samples, 0.95):7.2f} ms")
+
+
+def report(turns: int, a: list[float], b: list[float], b_end: list[float], c: list[float],
+           c_end: list[float]) -> None:
     print(f"turn overhead over {turns} runs each (loopback model, no delay)")
-    for label, samples in (("(a) bare litellm.acompletion", a), ("(b) Neptune text-only turn", b),
-                           ("(c) Neptune turn with one tool call", c)):
-        print(f"{label:<40} p50 {statistics.median(samples):7.2f} ms"
-              f"   p95 {percentile(samples, 0.95):7.2f} ms")
-    pa, pb, pc = (statistics.median(s) for s in (a, b, c))
-    print(f"{'text turn adds (p50)':<40} {pb - pa:7.2f} ms   ratio {pb / pa:5.2f}x")
-    print(f"{'tool turn adds over two bare calls':<40} {pc - 2 * pa:7.2f} ms"
-          f"   ratio {pc / (2 * pa):5.2f}x")
+    line("(a) bare litellm.acompletion of the same request", a)
+    line("(b) text turn: send() to the answer's message.completed", b)
+    line("    ... to the turn's end (all stored, lock released)", b_end)
+    line("(c) one-tool turn: send() to the final message.completed", c)
+    line("    ... to the turn's end", c_end)
+    pa = statistics.median(a)
+    for label, samples, calls in (("text turn adds, to the answer", b, 1),
+                                  ("text turn adds, to the end", b_end, 1),
+                                  ("tool turn adds over two bare calls, to the answer", c, 2),
+                                  ("tool turn adds over two bare calls, to the end", c_end, 2)):
+        p = statistics.median(samples)
+        print(f"{label:<52} {p - calls * pa:7.2f} ms   ratio {p / (calls * pa):5.2f}x")
 
 
 if __name__ == "__main__":

@@ -179,21 +179,27 @@ class MessageRepository(ScopedRepository[AiMessage]):
         instead of computing the same next `seq`. `created_at` may be given (an import, the
         demo); the conversation's `last_message_at` follows it.
         """
-        for values in messages:
-            if {"seq", "conversation_id"} & values.keys():
+        for fields in messages:
+            if {"seq", "conversation_id"} & fields.keys():
                 raise InvalidArgument("seq and conversation_id are set by append")
-            self._check_fields(values, creating=True)
+            self._check_fields(fields, creating=True)
         conversation = await ConversationRepository(self.session, self.scope).lock(conversation_id)
         first = await self.last_seq(conversation_id) + 1
-        rows = [
-            AiMessage(workspace_id=self.scope.workspace_id, conversation_id=conversation_id,
-                      seq=first + offset, **values)
-            for offset, values in enumerate(messages)
+        values: list[dict[str, Any]] = [
+            {"id": uuid.uuid4(), **fields, "workspace_id": self.scope.workspace_id,
+             "conversation_id": conversation_id, "seq": first + offset}
+            for offset, fields in enumerate(messages)
         ]
-        self.session.add_all(rows)
+        stmt = sa.insert(AiMessage).returning(AiMessage, sort_by_parameter_order=True)
+        try:
+            result = await self.session.execute(stmt, values)
+        except sa_exc.DBAPIError as error:
+            raise self._translate(error, {"conversation_id": conversation_id}) from error
+        rows = list(result.scalars().all())
         conversation.message_count += sum(1 for r in rows if r.role != MessageRole.SUMMARY)
         conversation.last_message_at = max(
-            (r.created_at for r in rows if r.created_at is not None), default=utcnow()
+            (v["created_at"] for v in values if v.get("created_at") is not None),
+            default=utcnow(),
         )
         await self._flush({"conversation_id": conversation_id})
         return rows
@@ -237,10 +243,22 @@ class MessageRepository(ScopedRepository[AiMessage]):
         )
 
     async def finish(self, message_id: uuid.UUID, **values: Any) -> AiMessage:
-        """Complete a streamed message: final content, status, tokens, timing."""
+        """Complete a streamed message: final content, status, tokens, timing. One statement:
+        this runs at the end of every model step."""
         if {"seq", "conversation_id", "role"} & values.keys():
             raise InvalidArgument("a message's seq, conversation and role cannot change")
-        return await self.update(message_id, **values)
+        self._check_fields(values)
+        stmt = (
+            sa.update(AiMessage)
+            .where(AiMessage.workspace_id == self.scope.workspace_id, AiMessage.id == message_id)
+            .values(**values, updated_at=sa.func.now())
+            .returning(AiMessage)
+            .execution_options(synchronize_session=False)
+        )
+        row: AiMessage | None = (await execute_translated(self, stmt, values)).scalars().first()
+        if row is None:
+            raise NotFound(self.entity, message_id)
+        return row
 
 
 # -- preferences ------------------------------------------------------------------------------

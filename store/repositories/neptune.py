@@ -74,6 +74,14 @@ class UsageLedgerRepository(ScopedRepository[UsageLedger]):
         """The workspace's tokens for the current UTC day: what per-tier budgets compare to."""
         return await self.tokens_since(start_of_day(now or utcnow()))
 
+    def tokens_today_query(self, *, now: datetime | None = None) -> sa.Select[Any]:
+        """`tokens_today` as a statement, to embed in a larger query."""
+        total = sa.func.coalesce(
+            sa.func.sum(UsageLedger.prompt_tokens + UsageLedger.completion_tokens), 0
+        )
+        return sa.select(total).where(UsageLedger.workspace_id == self.scope.workspace_id,
+                                      UsageLedger.created_at >= start_of_day(now or utcnow()))
+
     async def cost_since(self, since: datetime) -> int:
         total = sa.func.coalesce(sa.func.sum(UsageLedger.cost_usd_micros), 0)
         return await self._scalar_int(total, [UsageLedger.created_at >= since])
