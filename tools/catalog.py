@@ -6,7 +6,10 @@ import importlib
 
 from tools.registry import ToolRegistry, registry
 
-DOMAINS: tuple[str, ...] = ()
+DOMAINS: tuple[str, ...] = (
+    "workspace", "crm", "tasks", "finance", "marketing", "communications", "content", "creator",
+    "admin",
+)
 
 
 def load_catalog() -> ToolRegistry:

@@ -142,12 +142,18 @@ class ToolRegistry:
                 name=name or fn.__name__, description=_description(fn), args_model=args_model,
                 result_model=result_model, fn=fn, risk=risk,
                 role=role or (MemberRole.VIEWER if risk == RiskLevel.LOW else MemberRole.MEMBER),
-                permission=permission, domain=fn.__module__.rpartition(".")[2],
+                permission=permission, domain=_domain(fn.__module__),
                 examples=tuple(examples), title=title,
             ))
             _check(self._tools[name or fn.__name__])
             return fn
         return decorate
+
+
+def _domain(module: str) -> str:
+    """`tools.crm.deals` -> `crm`: a domain may grow from a module into a package."""
+    parts = module.split(".")
+    return parts[1] if parts[0] == "tools" and len(parts) > 1 else parts[-1]
 
 
 def _description(fn: Callable[..., Any]) -> str:

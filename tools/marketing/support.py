@@ -1,0 +1,107 @@
+"""What the marketing tools need besides their repositories: replay detection, audit snapshots,
+action-config checks, membership checks and segment sizes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from store.errors import NotFound
+from store.models.admin import AuditLog
+from store.models.marketing import ActionType, SegmentRules
+from store.repositories.admin import AuditLogRepository
+from store.repositories.core import WorkspaceMemberRepository
+from store.repositories.marketing import CampaignRepository, SegmentRepository
+from tools.context import ToolContext
+from tools.errors import RetryableToolError
+
+CAMPAIGN_FIELDS = (
+    "name", "type", "status", "subject", "content", "segment_id", "channel_id", "scheduled_at",
+    "budget_cents", "currency",
+)
+SEGMENT_FIELDS = ("name", "description", "rules", "contact_count", "is_active")
+AUTOMATION_FIELDS = (
+    "name", "description", "trigger_type", "trigger_config", "action_type", "action_config",
+    "status",
+)
+SCORING_FIELDS = ("name", "field", "operator", "value", "points", "type", "priority", "is_active")
+ROUTING_FIELDS = (
+    "name", "conditions", "assign_to", "round_robin", "round_robin_users", "priority",
+    "is_active",
+)
+
+#: For each action, groups of config keys of which at least one must be present, so a rule
+#: cannot be saved in a shape the automation engine could never run.
+REQUIRED_ACTION_KEYS: dict[ActionType, tuple[tuple[str, ...], ...]] = {
+    ActionType.SEND_EMAIL: (("template", "subject"),),
+    ActionType.SEND_SMS: (("body", "template"),),
+    ActionType.CREATE_TASK: (("title",),),
+    ActionType.UPDATE_FIELD: (("field",), ("value",)),
+    ActionType.ADD_TAG: (("tag",),),
+    ActionType.REMOVE_TAG: (("tag",),),
+    ActionType.ADD_TO_CAMPAIGN: (("campaign_id",),),
+    ActionType.CALL_WEBHOOK: (("url",),),
+}
+
+
+async def replayed(ctx: ToolContext, action: str, entity_type: str) -> uuid.UUID | None:
+    """The entity this very call (same idempotency key) already changed, if it ran before.
+
+    The audit row of a tool write carries the call's idempotency key and commits with the
+    write, so finding it proves the effect happened: a retried or resumed call returns that
+    entity instead of creating or changing it twice.
+    """
+    repo = AuditLogRepository(ctx.session, ctx.scope)
+    stmt = (
+        repo.select()
+        .with_only_columns(AuditLog.entity_id)
+        .where(
+            AuditLog.action == action, AuditLog.entity_type == entity_type,
+            AuditLog.meta["idempotency_key"].astext == ctx.idempotency_key,
+        )
+        .limit(1)
+    )
+    found = await ctx.session.scalar(stmt)
+    return uuid.UUID(found) if found else None
+
+
+async def check_action_config(
+    ctx: ToolContext, action: ActionType, config: Mapping[str, Any]
+) -> None:
+    """Refuse an automation action whose settings are missing what it needs."""
+    for group in REQUIRED_ACTION_KEYS.get(action, ()):
+        if not any(config.get(key) not in (None, "") for key in group):
+            raise RetryableToolError(
+                f"action {action.value} needs {' or '.join(group)} in action_config"
+            )
+    if action == ActionType.CALL_WEBHOOK and not str(config["url"]).startswith("https://"):
+        raise RetryableToolError("call_webhook needs an https:// url")
+    if action == ActionType.ADD_TO_CAMPAIGN:
+        await CampaignRepository(ctx.session, ctx.scope).get(
+            _uuid(config["campaign_id"], "campaign")
+        )
+
+
+def _uuid(value: Any, entity: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError as exc:
+        raise NotFound(entity, str(value)) from exc
+
+
+async def require_members(ctx: ToolContext, user_ids: Iterable[uuid.UUID]) -> None:
+    """Every id must be an active member of this workspace (users are global rows)."""
+    members = WorkspaceMemberRepository(ctx.session, ctx.scope)
+    for user_id in user_ids:
+        if await members.for_user(user_id) is None:
+            raise RetryableToolError(
+                f"{user_id} is not an active member of this workspace; use an id that "
+                "list_team_members returns"
+            )
+
+
+async def matching_contacts(ctx: ToolContext, rules: SegmentRules | Mapping[str, Any]) -> int:
+    """How many contacts the rules hold for right now (nothing is stored)."""
+    preview = await SegmentRepository(ctx.session, ctx.scope).preview(rules, sample_size=0)
+    return preview.count
