@@ -40,8 +40,9 @@ types: $(DEV_STAMP)
 unit: $(DEV_STAMP)
 	$(BIN)/pytest
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/store_bench.py
+	$(BIN)/python benchmarks/turn_overhead.py
 
 # Regenerate the hashed lock files after editing requirements/*.in (needs `uv` on PATH).
 lock:

@@ -21,29 +21,29 @@ import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import litellm  # noqa: E402
-from pydantic import BaseModel, ConfigDict  # noqa: E402
+import litellm
+from pydantic import BaseModel, ConfigDict
 
-from assistant.deps import RuntimeDeps  # noqa: E402
-from assistant.gateway import Gateway  # noqa: E402
-from assistant.runtime import Runtime  # noqa: E402
-from assistant.settings import RuntimeSettings  # noqa: E402
-from store.bootstrap import prepare_embedded  # noqa: E402
-from store.db import Database  # noqa: E402
-from store.embedded import EmbeddedServer  # noqa: E402
-from store.migrations import upgrade  # noqa: E402
-from store.models.core import MemberRole, SubscriptionTier, User, Workspace, WorkspaceMember  # noqa: E402
-from store.repositories.ai import ConversationRepository  # noqa: E402
-from store.tenancy import WorkspaceScope, scoped_session  # noqa: E402
-from tests.model_server import Call, ModelServer, RecordedRequest, Text, ToolCalls  # noqa: E402
-from tools.context import Caller, ToolContext  # noqa: E402
-from tools.registry import Risk, ToolRegistry  # noqa: E402
+from assistant.deps import RuntimeDeps
+from assistant.gateway import Gateway
+from assistant.runtime import Runtime
+from assistant.settings import RuntimeSettings
+from store.bootstrap import prepare_embedded
+from store.db import Database
+from store.embedded import EmbeddedServer
+from store.migrations import upgrade
+from store.models.core import MemberRole, SubscriptionTier, User, Workspace, WorkspaceMember
+from store.repositories.ai import ConversationRepository
+from store.tenancy import WorkspaceScope, scoped_session
+from tests.model_server import Call, ModelServer, RecordedRequest, Text, ToolCalls
+from tools.context import Caller, ToolContext
+from tools.registry import Risk, ToolRegistry
 
 registry = ToolRegistry()
 ANSWER = Text("Your pipeline holds twelve open deals worth 84,000 dollars.", chunks=8)
