@@ -74,6 +74,7 @@ class CallBatch:
     model: str
     approval_ttl: timedelta
     services: Mapping[str, Any] = field(default_factory=dict)
+    step_tokens: int = 0
 
     def key(self, call: ToolCall) -> str:
         return f"{self.turn_id}:{call.id}"
@@ -160,7 +161,7 @@ async def _execute(
         user_id=batch.caller.user_id, conversation_id=batch.conversation_id,
         message_id=batch.message_id, tool_call_id=call.id, action_type=tool.name,
         input=arguments, ai_model=batch.model, idempotency_key=batch.key(call),
-        automatic=decision.verdict == Verdict.RUN,
+        automatic=decision.verdict == Verdict.RUN, tokens_used=batch.step_tokens,
         status=ActionStatus.RUNNING if decision.verdict == Verdict.RUN
         else ActionStatus.PENDING_APPROVAL,
     )

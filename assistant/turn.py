@@ -264,6 +264,7 @@ class TurnRunner:
             self.turn_id, self.conversation_id, self._finished(),
             completion.target.model, timedelta(hours=self.deps.settings.approval_ttl_hours),
             self.deps.tool_services,
+            step_tokens=completion.usage.total // max(1, len(completion.tool_calls)),
         )
         outcomes = await run_calls(batch, completion.tool_calls)
         self._bound_retries(outcomes)

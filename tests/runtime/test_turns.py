@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -9,10 +11,11 @@ import sqlalchemy as sa
 from assistant.runtime import Runtime
 from store.db import Database
 from store.models.ai import AiMessage, NeptuneActionHistory
+from store.models.core import Workspace
 from store.models.neptune import ConversationEvent, UsageLedger
 from store.tenancy import scoped_session
 from tests.model_server import Call, ModelServer, Text, ToolCalls, Usage
-from tests.runtime.conftest import Chat
+from tests.runtime.conftest import Chat, MakeRuntime
 from tests.runtime.support import SESSIONS_SEEN
 
 
@@ -85,4 +88,33 @@ async def test_two_parallel_tool_calls(runtime: Runtime, server: ModelServer, ch
     history = await rows(database, chat, NeptuneActionHistory, NeptuneActionHistory.created_at)
     assert sorted(h.tool_call_id for h in history) == ["call_a", "call_b"]
     assert all(h.status == "success" and h.automatic and h.ai_model == "openai/primary-model"
-               for h in history)
+               and h.tokens_used > 0 and h.duration_ms is not None for h in history)
+
+
+async def test_workspace_model_override_and_cost_from_the_price_map(
+    make_runtime: MakeRuntime, server: ModelServer, chat: Chat, database: Database
+) -> None:
+    runtime = make_runtime(model_aliases={
+        "priced": {"model": "openai/gpt-4o-mini", "api_base": server.base_url,
+                   "api_key_env": "NEPTUNE_TEST_KEY"}})
+    async with scoped_session(database.sessions, chat.ws.scope) as session:
+        await session.execute(sa.update(Workspace).where(Workspace.id == chat.ws.workspace_id)
+                              .values(settings={"model": "priced", "fallback_models": []}))
+    server.script(Text("Cheap answer.", usage=Usage(1000, 500)))
+    async with await runtime.send(chat.caller, chat.conversation_id, "hi") as turn:
+        events = await turn.collect()
+    assert server.requests[0].model == "gpt-4o-mini"
+    usage = next(e for e in events if e.type == "usage")
+    assert usage.model == "priced" and usage.cost_usd > 0
+    [ledger] = await rows(database, chat, UsageLedger)
+    assert ledger.cost_usd_micros == round(usage.cost_usd * 1_000_000) > 0
+
+
+def test_only_the_gateway_imports_litellm() -> None:
+    root = Path(__file__).resolve().parents[2]
+    importers = sorted(
+        str(path.relative_to(root)) for package in ("assistant", "tools", "store", "prompts")
+        for path in (root / package).rglob("*.py")
+        if re.search(r"^\s*(import litellm|from litellm)", path.read_text(), re.MULTILINE)
+    )
+    assert importers == ["assistant/gateway.py"]
