@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Result
+from sqlalchemy.orm.attributes import set_committed_value
 
 from store.errors import InvalidArgument, NotFound
 from store.models.ai import (
@@ -196,12 +197,19 @@ class MessageRepository(ScopedRepository[AiMessage]):
         except sa_exc.DBAPIError as error:
             raise self._translate(error, {"conversation_id": conversation_id}) from error
         rows = list(result.scalars().all())
-        conversation.message_count += sum(1 for r in rows if r.role != MessageRole.SUMMARY)
-        conversation.last_message_at = max(
-            (v["created_at"] for v in values if v.get("created_at") is not None),
-            default=utcnow(),
+        counted = sum(1 for r in rows if r.role != MessageRole.SUMMARY)
+        latest = max((v["created_at"] for v in values if v.get("created_at") is not None),
+                     default=utcnow())
+        await self.session.execute(
+            sa.update(AiConversation)
+            .where(AiConversation.workspace_id == self.scope.workspace_id,
+                   AiConversation.id == conversation_id)
+            .values(message_count=AiConversation.message_count + counted,
+                    last_message_at=latest, updated_at=sa.func.now())
+            .execution_options(synchronize_session=False)
         )
-        await self._flush({"conversation_id": conversation_id})
+        set_committed_value(conversation, "message_count", conversation.message_count + counted)
+        set_committed_value(conversation, "last_message_at", latest)
         return rows
 
     async def last_seq(self, conversation_id: uuid.UUID) -> int:
