@@ -5,9 +5,7 @@ Webhooks are admin-only both ways: their URLs often embed a receiver's credentia
 signing secret never leaves the store (no tool returns it; the admin reads it in settings).
 Integrations are listed without their configuration or tokens.
 
-`earlier_change` finds what an earlier attempt of the same tool call created, through the audit
-row every write leaves with the call's idempotency key; tools whose tables have no metadata
-column use it to make a retried create return the first row.
+A retried create returns the first row through `tools.audit.replayed`.
 """
 
 from __future__ import annotations
@@ -42,25 +40,13 @@ from store.repositories.admin import (
     WebhookRepository,
 )
 from store.repositories.core import WorkspaceMemberRepository
-from tools.audit import record_change, snapshot
+from tools.audit import record_change, replayed, snapshot
 from tools.context import ToolContext
 from tools.errors import RetryableToolError
 from tools.registry import Risk, tool
 
 ARGS = ConfigDict(frozen=True, extra="forbid")
 EVENT_NAME = r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*)$"
-
-
-async def earlier_change(ctx: ToolContext, action: str, entity_type: str) -> str | None:
-    """The entity id an earlier attempt of this tool call recorded for `action` on
-    `entity_type`, or None when this is the first attempt."""
-    audit = AuditLogRepository(ctx.session, ctx.scope)
-    stmt = audit.select().where(
-        AuditLog.action == action, AuditLog.entity_type == entity_type,
-        AuditLog.meta["idempotency_key"].astext == ctx.idempotency_key,
-    ).order_by(AuditLog.created_at).limit(1)
-    row = await ctx.session.scalar(stmt)
-    return row.entity_id if row is not None else None
 
 
 # -- feedback ------------------------------------------------------------------------------------
@@ -242,9 +228,9 @@ async def create_webhook(ctx: ToolContext, args: CreateWebhookArgs) -> WebhookRe
     with a generated HMAC secret. The URL must be public https. Admins only; the secret is never
     returned here."""
     webhooks = WebhookRepository(ctx.session, ctx.scope)
-    earlier = await earlier_change(ctx, "create", "webhook")
+    earlier = await replayed(ctx, "create", "webhook")
     if earlier is not None:
-        return WebhookResult(webhook=_webhook_out(await webhooks.get(uuid.UUID(earlier))),
+        return WebhookResult(webhook=_webhook_out(await webhooks.get(earlier)),
                              note=SECRET_NOTE)
     row = await webhooks.create(
         name=args.name, url=str(args.url), events=list(dict.fromkeys(args.events)),

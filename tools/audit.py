@@ -1,7 +1,8 @@
 """Every write a tool makes also lands in `audit_logs`, with the values before and after.
 
 Tools call `record_change` in the same transaction as their write, so the audit row exists
-exactly when the change does.
+exactly when the change does. That row also carries the call's idempotency key, which is how
+`replayed` lets a retried or resumed call find its earlier effect instead of repeating it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from store.models.admin import AuditLog
 from store.repositories.admin import AuditLogRepository
 from tools.context import ToolContext
 
@@ -54,3 +56,25 @@ async def record_change(
         meta={"source": "neptune", "channel": ctx.caller.channel,
               "idempotency_key": ctx.idempotency_key},
     )
+
+
+async def replayed(ctx: ToolContext, action: str, entity_type: str) -> uuid.UUID | None:
+    """The entity an earlier attempt of this very call (same idempotency key) already changed.
+
+    `record_change` commits the audit row with the write and stamps it with the call's
+    idempotency key, so finding that row proves the effect happened: a retried or resumed call
+    returns that entity instead of creating, sending or paying twice. None on a first attempt.
+    """
+    repo = AuditLogRepository(ctx.session, ctx.scope)
+    stmt = (
+        repo.select()
+        .with_only_columns(AuditLog.entity_id)
+        .where(
+            AuditLog.action == action, AuditLog.entity_type == entity_type,
+            AuditLog.meta["idempotency_key"].astext == ctx.idempotency_key,
+        )
+        .order_by(AuditLog.created_at)
+        .limit(1)
+    )
+    found = await ctx.session.scalar(stmt)
+    return uuid.UUID(found) if found else None

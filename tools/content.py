@@ -36,8 +36,7 @@ from store.repositories.content import (
     TopicIdeaRepository,
     slugify,
 )
-from tools.admin import earlier_change
-from tools.audit import record_change, snapshot
+from tools.audit import record_change, replayed, snapshot
 from tools.context import ToolContext
 from tools.errors import RetryableToolError
 from tools.registry import Risk, tool
@@ -113,9 +112,9 @@ async def create_topic_idea(ctx: ToolContext, args: CreateTopicIdeaArgs) -> Topi
     """Save a content topic idea (a possible blog post) to the ideas board, status `saved`.
     Draft the post itself later with draft_blog_post and the idea's id."""
     ideas = TopicIdeaRepository(ctx.session, ctx.scope)
-    earlier = await earlier_change(ctx, "create", "topic_idea")
+    earlier = await replayed(ctx, "create", "topic_idea")
     if earlier is not None:
-        return TopicIdeaResult(idea=_idea_out(await ideas.get(uuid.UUID(earlier))))
+        return TopicIdeaResult(idea=_idea_out(await ideas.get(earlier)))
     row = await ideas.create(
         user_id=ctx.caller.user_id, title=args.title, description=args.description,
         angle=args.angle, target_audience=args.target_audience, priority=args.priority,
@@ -275,9 +274,9 @@ async def draft_blog_post(ctx: ToolContext, args: DraftBlogPostArgs) -> BlogPost
     with publish_blog_post or schedule it with schedule_blog_post; change it with
     update_blog_post. Pass topic_idea_id when writing up a saved idea."""
     posts = BlogPostRepository(ctx.session, ctx.scope)
-    earlier = await earlier_change(ctx, "create", "blog_post")
+    earlier = await replayed(ctx, "create", "blog_post")
     if earlier is not None:
-        return BlogPostResult(post=_post_out(await posts.get(uuid.UUID(earlier))))
+        return BlogPostResult(post=_post_out(await posts.get(earlier)))
     idea = None
     if args.topic_idea_id is not None:
         idea = await TopicIdeaRepository(ctx.session, ctx.scope).get(args.topic_idea_id)

@@ -32,8 +32,7 @@ from store.repositories.creator import (
     CreatorTemplateCatalog,
     SharedDocumentRepository,
 )
-from tools.admin import earlier_change
-from tools.audit import record_change, snapshot
+from tools.audit import record_change, replayed, snapshot
 from tools.context import ToolContext
 from tools.errors import RetryableToolError
 from tools.registry import Risk, tool
@@ -143,9 +142,9 @@ async def create_creator_item(ctx: ToolContext, args: CreateItemArgs) -> ItemRes
     from plain text or from a template, optionally straight into a collection. Share it later
     with share_document."""
     items = CreatorItemRepository(ctx.session, ctx.scope)
-    earlier = await earlier_change(ctx, "create", "creator_item")
+    earlier = await replayed(ctx, "create", "creator_item")
     if earlier is not None:
-        return ItemResult(item=_item_out(await items.get(uuid.UUID(earlier))),
+        return ItemResult(item=_item_out(await items.get(earlier)),
                           collection_id=args.collection_id)
     collections = CreatorCollectionRepository(ctx.session, ctx.scope)
     if args.collection_id is not None:
@@ -264,9 +263,9 @@ async def create_creator_collection(
 ) -> CollectionResult:
     """Create a named collection in the creator studio, optionally filled with existing items
     in the given order."""
-    earlier = await earlier_change(ctx, "create", "creator_collection")
+    earlier = await replayed(ctx, "create", "creator_collection")
     if earlier is not None:
-        return await _collection_result(ctx, uuid.UUID(earlier))
+        return await _collection_result(ctx, earlier)
     item_ids = await _check_items(ctx, args.item_ids)
     collections = CreatorCollectionRepository(ctx.session, ctx.scope)
     row = await collections.create(name=args.name, description=args.description,
@@ -356,9 +355,9 @@ async def share_document(ctx: ToolContext, args: ShareArgs) -> ShareResult:
     items = CreatorItemRepository(ctx.session, ctx.scope)
     shares = SharedDocumentRepository(ctx.session, ctx.scope)
     item = await items.get(args.item_id)
-    earlier = await earlier_change(ctx, "share", "shared_document")
+    earlier = await replayed(ctx, "share", "shared_document")
     if earlier is not None:
-        return ShareResult(share=_share_out(await shares.get(uuid.UUID(earlier)), item),
+        return ShareResult(share=_share_out(await shares.get(earlier), item),
                            already_shared=True)
     row = await shares.share(
         item.id, permission=args.permission, password=args.password, expires_at=_expiry(args),

@@ -4,15 +4,10 @@ retries, roles, bad arguments and other workspaces' ids."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tools.admin  # noqa: F401  (registers the tools)
 from store.models.admin import (
@@ -34,58 +29,27 @@ from store.repositories.admin import (
 )
 from store.tenancy import scoped_session
 from tests.conftest import MakeWorkspace, WorkspaceFixture
-from tests.tools.conftest import ContextFactory
+from tests.tools.helpers import CallTool, Sessions, audit, row_counts, rows, unchanged
 from tools.errors import RetryableToolError, ToolFailed
-from tools.invoke import invoke
-from tools.registry import registry
-
-Sessions = async_sessionmaker[AsyncSession]
-CallTool = Callable[..., Any]
-
-
-async def rows(sessions: Sessions, ws: WorkspaceFixture, model: Any, *where: Any) -> list[Any]:
-    async with scoped_session(sessions, ws.scope) as s:
-        stmt = sa.select(model).where(model.workspace_id == ws.workspace_id, *where)
-        return list(await s.scalars(stmt))
-
-
-async def audit(sessions: Sessions, ws: WorkspaceFixture, entity_type: str) -> list[AuditLog]:
-    return await rows(sessions, ws, AuditLog, AuditLog.entity_type == entity_type)
 
 
 async def footprint(sessions: Sessions, ws: WorkspaceFixture) -> dict[str, int]:
-    models = (AuditLog, PlatformFeedback, Webhook)
-    return {m.__tablename__: len(await rows(sessions, ws, m)) for m in models}
-
-
-async def call_with(
-    tool_context: ContextFactory, ws: WorkspaceFixture, name: str, args: dict[str, Any], *,
-    key: str, role: MemberRole = MemberRole.OWNER,
-) -> Any:
-    tool = registry.get(name)
-    assert tool is not None
-    async with tool_context(ws, role=role) as ctx:
-        return await invoke(tool, dataclasses.replace(ctx, idempotency_key=key), args)
-
-
-@pytest.fixture
-async def two(make_workspace: MakeWorkspace) -> tuple[WorkspaceFixture, WorkspaceFixture]:
-    return await make_workspace(), await make_workspace()
+    return await row_counts(sessions, ws, AuditLog, PlatformFeedback, Webhook)
 
 
 # -- feedback ------------------------------------------------------------------------------------
 
 
 async def test_submit_feedback_stores_it_once(
-    sessions: Sessions, tool_context: ContextFactory, call_tool: CallTool,
+    sessions: Sessions, call_tool: CallTool,
     make_workspace: MakeWorkspace,
 ) -> None:
     ws = await make_workspace()
     args = {"description": "The export button does nothing.", "title": "Export broken",
             "type": "bug", "sentiment": "negative", "url": "https://app.example.com/crm"}
-    first = await call_with(tool_context, ws, "submit_feedback", args, key="k-fb",
+    first = await call_tool(ws, "submit_feedback", args, key="k-fb",
                             role=MemberRole.MEMBER)
-    again = await call_with(tool_context, ws, "submit_feedback", args, key="k-fb")
+    again = await call_tool(ws, "submit_feedback", args, key="k-fb")
     assert again.already_submitted and again.feedback.id == first.feedback.id
     [row] = await rows(sessions, ws, PlatformFeedback)
     assert (row.type, row.status, row.sentiment, row.user_id) == (
@@ -95,28 +59,27 @@ async def test_submit_feedback_stores_it_once(
     assert change.action == "create" and change.entity_id == str(row.id)
     assert change.changes["description"]["after"] == args["description"]
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "submit_feedback", args, role=MemberRole.VIEWER)
-    for bad in ({"description": ""}, {**args, "type": "rant"}, {"title": "no description"}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "submit_feedback", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "submit_feedback", args, role=MemberRole.VIEWER)
+        for bad in ({"description": ""}, {**args, "type": "rant"}, {"title": "no description"}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "submit_feedback", bad)
 
 
 # -- webhooks ------------------------------------------------------------------------------------
 
 
 async def test_create_webhook_is_admin_only_and_hides_the_secret(
-    sessions: Sessions, tool_context: ContextFactory, call_tool: CallTool,
+    sessions: Sessions, call_tool: CallTool,
     make_workspace: MakeWorkspace,
 ) -> None:
     ws = await make_workspace()
     args = {"name": "Warehouse", "url": "https://hooks.example.com/deals",
             "events": ["deal.created", "invoice.paid", "deal.created"]}
-    first = await call_with(tool_context, ws, "create_webhook", args, key="k-hook",
+    first = await call_tool(ws, "create_webhook", args, key="k-hook",
                             role=MemberRole.ADMIN)
-    again = await call_with(tool_context, ws, "create_webhook", args, key="k-hook")
+    again = await call_tool(ws, "create_webhook", args, key="k-hook")
     assert again.webhook.id == first.webhook.id
     [hook] = await rows(sessions, ws, Webhook)
     assert hook.events == ["deal.created", "invoice.paid"] and hook.created_by == ws.user_id
@@ -125,17 +88,16 @@ async def test_create_webhook_is_admin_only_and_hides_the_secret(
     assert change.changes["url"]["after"] == "https://hooks.example.com/deals"
     assert hook.secret not in str(change.changes)
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed, match="admin role"):
-        await call_tool(ws, "create_webhook", args, role=MemberRole.MEMBER)
-    for bad in ({**args, "url": "http://hooks.example.com/x"},
-                {**args, "url": "https://127.0.0.1/hook"},
-                {**args, "url": "https://localhost/hook"},
-                {**args, "events": []}, {**args, "events": ["Deal Created"]},
-                {**args, "name": ""}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "create_webhook", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed, match="admin role"):
+            await call_tool(ws, "create_webhook", args, role=MemberRole.MEMBER)
+        for bad in ({**args, "url": "http://hooks.example.com/x"},
+                    {**args, "url": "https://127.0.0.1/hook"},
+                    {**args, "url": "https://localhost/hook"},
+                    {**args, "events": []}, {**args, "events": ["Deal Created"]},
+                    {**args, "name": ""}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "create_webhook", bad)
 
 
 async def test_list_webhooks_for_admins(

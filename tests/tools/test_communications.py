@@ -6,12 +6,9 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from collections.abc import Callable
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import tools.communications  # noqa: F401  (registers the tools)
 from store.errors import InvalidArgument
@@ -28,7 +25,7 @@ from store.models.communications import (
     SenderType,
     TeamMessage,
 )
-from store.models.core import MemberRole, User, WorkspaceMember
+from store.models.core import MemberRole
 from store.models.crm import Direction
 from store.models.neptune import OutboundChannel, OutboundMessage, OutboundStatus
 from store.repositories.communications import (
@@ -40,9 +37,8 @@ from store.repositories.crm import ContactRepository
 from store.tenancy import WorkspaceScope, scoped_session
 from tests.conftest import MakeWorkspace, WorkspaceFixture
 from tests.tools.conftest import ContextFactory
+from tests.tools.helpers import CallTool, Sessions, add_member, audit, row_counts, rows, unchanged
 from tools.errors import RetryableToolError, ToolFailed
-from tools.invoke import invoke
-from tools.registry import registry
 from tools.senders import (
     SENDER_SERVICE,
     OutboxSender,
@@ -52,38 +48,13 @@ from tools.senders import (
     sender_for,
 )
 
-Sessions = async_sessionmaker[AsyncSession]
-CallTool = Callable[..., Any]
-
-
 # -- helpers -------------------------------------------------------------------------------------
-
-
-async def rows(sessions: Sessions, ws: WorkspaceFixture, model: Any, *where: Any) -> list[Any]:
-    async with scoped_session(sessions, ws.scope) as s:
-        stmt = sa.select(model).where(model.workspace_id == ws.workspace_id, *where)
-        return list(await s.scalars(stmt))
-
-
-async def audit(sessions: Sessions, ws: WorkspaceFixture, entity_type: str) -> list[AuditLog]:
-    return await rows(sessions, ws, AuditLog, AuditLog.entity_type == entity_type)
 
 
 async def footprint(sessions: Sessions, ws: WorkspaceFixture) -> dict[str, int]:
     """Row counts of every table these tools write, to prove a refused call wrote nothing."""
-    models = (AuditLog, OutboundMessage, ConversationMessage, Notification, TeamMessage)
-    return {m.__tablename__: len(await rows(sessions, ws, m)) for m in models}
-
-
-async def add_member(
-    sessions: Sessions, ws: WorkspaceFixture, role: MemberRole = MemberRole.MEMBER
-) -> uuid.UUID:
-    async with scoped_session(sessions, ws.scope) as s:
-        user = User(email=f"m-{uuid.uuid4().hex[:10]}@example.com", first_name="Priya")
-        s.add(user)
-        await s.flush()
-        s.add(WorkspaceMember(workspace_id=ws.workspace_id, user_id=user.id, role=role))
-    return user.id
+    return await row_counts(sessions, ws, AuditLog, OutboundMessage, ConversationMessage,
+                            Notification, TeamMessage)
 
 
 def fresh_number() -> str:
@@ -132,23 +103,6 @@ async def seed_inbox(sessions: Sessions, ws: WorkspaceFixture) -> Inbox:
             capabilities={"voice": True, "sms": True}, monthly_price_cents=115,
         )
     return Inbox(contact.id, ids[0], ids[1], ids[2], archived.id, number)
-
-
-async def call_with(
-    tool_context: ContextFactory, ws: WorkspaceFixture, name: str, args: dict[str, Any], *,
-    key: str, services: dict[str, Any] | None = None,
-) -> Any:
-    """Run a tool with a chosen idempotency key (a retry reuses it) and services."""
-    tool = registry.get(name)
-    assert tool is not None
-    async with tool_context(ws) as ctx:
-        ctx = dataclasses.replace(ctx, idempotency_key=key, services=services or {})
-        return await invoke(tool, ctx, args)
-
-
-@pytest.fixture
-async def two(make_workspace: MakeWorkspace) -> tuple[WorkspaceFixture, WorkspaceFixture]:
-    return await make_workspace(), await make_workspace()
 
 
 # -- inbox ---------------------------------------------------------------------------------------
@@ -211,13 +165,13 @@ async def test_get_inbox_conversation_shows_latest_messages_oldest_first(
 
 
 async def test_reply_by_email_goes_to_the_outbox_and_the_conversation_once(
-    sessions: Sessions, tool_context: ContextFactory, make_workspace: MakeWorkspace
+    sessions: Sessions, call_tool: CallTool, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
     inbox = await seed_inbox(sessions, ws)
     args = {"conversation_id": str(inbox.email), "body": "50 seats are $2,900 a month."}
-    first = await call_with(tool_context, ws, "reply_to_conversation", args, key="turn-1:call-1")
-    again = await call_with(tool_context, ws, "reply_to_conversation", args, key="turn-1:call-1")
+    first = await call_tool(ws, "reply_to_conversation", args, key="turn-1:call-1")
+    again = await call_tool(ws, "reply_to_conversation", args, key="turn-1:call-1")
 
     assert first.channel == OutboundChannel.EMAIL and first.status == OutboundStatus.QUEUED
     assert first.already_sent is False and again.already_sent is True
@@ -254,13 +208,13 @@ class RecordingSender:
 
 
 async def test_sms_reply_uses_the_configured_sender_and_the_workspace_number(
-    sessions: Sessions, tool_context: ContextFactory, make_workspace: MakeWorkspace
+    sessions: Sessions, call_tool: CallTool, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
     inbox = await seed_inbox(sessions, ws)
     sender = RecordingSender()
-    result = await call_with(
-        tool_context, ws, "reply_to_conversation",
+    result = await call_tool(
+        ws, "reply_to_conversation",
         {"conversation_id": str(inbox.sms), "body": "Back in stock Monday."},
         key="k-sms", services={SENDER_SERVICE: sender},
     )
@@ -279,21 +233,21 @@ async def test_reply_refusals_write_nothing(
     ws, other = two
     inbox = await seed_inbox(sessions, ws)
     other_inbox = await seed_inbox(sessions, other)
-    before = await footprint(sessions, ws)
-    good = {"conversation_id": str(inbox.email), "body": "Hi"}
+    async with unchanged(footprint, sessions, ws):
+        good = {"conversation_id": str(inbox.email), "body": "Hi"}
 
-    with pytest.raises(ToolFailed, match="member role"):
-        await call_tool(ws, "reply_to_conversation", good, role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match="no conversation"):
-        await call_tool(ws, "reply_to_conversation",
-                        {**good, "conversation_id": str(other_inbox.email)})
-    for bad in ({**good, "body": ""}, {**good, "body": "x" * 4001}, {"body": "Hi"},
-                {**good, "conversation_id": str(inbox.sms), "subject": "Hello"}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "reply_to_conversation", bad)
-    with pytest.raises(ToolFailed, match="live_chat"):
-        await call_tool(ws, "reply_to_conversation", {**good, "conversation_id": str(inbox.chat)})
-    assert await footprint(sessions, ws) == before
+        with pytest.raises(ToolFailed, match="member role"):
+            await call_tool(ws, "reply_to_conversation", good, role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match="no conversation"):
+            await call_tool(ws, "reply_to_conversation",
+                            {**good, "conversation_id": str(other_inbox.email)})
+        for bad in ({**good, "body": ""}, {**good, "body": "x" * 4001}, {"body": "Hi"},
+                    {**good, "conversation_id": str(inbox.sms), "subject": "Hello"}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "reply_to_conversation", bad)
+        with pytest.raises(ToolFailed, match="live_chat"):
+            await call_tool(ws, "reply_to_conversation",
+                            {**good, "conversation_id": str(inbox.chat)})
 
 
 async def test_reply_fails_clearly_when_the_contact_has_no_address(
@@ -341,19 +295,18 @@ async def test_assign_conversation_updates_audits_and_notifies(
     assert cleared.conversation.assigned_to is None
     assert len(await audit(sessions, ws, "conversation")) == 3
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "assign_conversation", {"conversation_id": str(inbox.email)},
-                        role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match="no active member"):
-        await call_tool(ws, "assign_conversation",
-                        {"conversation_id": str(inbox.email), "assignee_id": str(other.user_id)})
-    with pytest.raises(RetryableToolError, match="no conversation"):
-        await call_tool(ws, "assign_conversation", {"conversation_id": str(other_inbox.email)})
-    with pytest.raises(RetryableToolError):
-        await call_tool(ws, "assign_conversation", {"conversation_id": str(inbox.email),
-                                                    "assignee_id": str(priya), "unassign": True})
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "assign_conversation", {"conversation_id": str(inbox.email)},
+                            role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match="no active member"):
+            await call_tool(ws, "assign_conversation", {
+                "conversation_id": str(inbox.email), "assignee_id": str(other.user_id)})
+        with pytest.raises(RetryableToolError, match="no conversation"):
+            await call_tool(ws, "assign_conversation", {"conversation_id": str(other_inbox.email)})
+        with pytest.raises(RetryableToolError):
+            await call_tool(ws, "assign_conversation", {
+                "conversation_id": str(inbox.email), "assignee_id": str(priya), "unassign": True})
     [conv] = await rows(sessions, ws, Conversation, Conversation.id == inbox.email)
     assert conv.assigned_to is None
 
@@ -362,8 +315,7 @@ async def test_assign_conversation_updates_audits_and_notifies(
 
 
 async def test_team_channels_and_posting(
-    sessions: Sessions, call_tool: CallTool, tool_context: ContextFactory,
-    two: tuple[WorkspaceFixture, WorkspaceFixture],
+    sessions: Sessions, call_tool: CallTool, two: tuple[WorkspaceFixture, WorkspaceFixture],
 ) -> None:
     ws, other = two
     ids, archived = {}, {}
@@ -377,8 +329,8 @@ async def test_team_channels_and_posting(
 
     sales = ids[ws.slug]
     args = {"channel_id": str(sales), "content": "Closed Globex!"}
-    first = await call_with(tool_context, ws, "post_team_message", args, key="k-post")
-    again = await call_with(tool_context, ws, "post_team_message", args, key="k-post")
+    first = await call_tool(ws, "post_team_message", args, key="k-post")
+    again = await call_tool(ws, "post_team_message", args, key="k-post")
     assert first.channel_name == "sales" and again.already_posted
     assert again.message_id == first.message_id
     [message] = await rows(sessions, ws, TeamMessage)
@@ -388,30 +340,28 @@ async def test_team_channels_and_posting(
     assert reply.parent_message_id == message.id
     assert len(await audit(sessions, ws, "team_message")) == 2
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "post_team_message", args, role=MemberRole.VIEWER)
-    with pytest.raises(ToolFailed, match="archived"):
-        await call_tool(ws, "post_team_message", {**args, "channel_id": str(archived[ws.slug])})
-    with pytest.raises(RetryableToolError, match="no team channel"):
-        await call_tool(ws, "post_team_message", {**args, "channel_id": str(ids[other.slug])})
-    with pytest.raises(RetryableToolError):
-        await call_tool(ws, "post_team_message", {**args, "content": ""})
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "post_team_message", args, role=MemberRole.VIEWER)
+        with pytest.raises(ToolFailed, match="archived"):
+            await call_tool(ws, "post_team_message", {**args, "channel_id": str(archived[ws.slug])})
+        with pytest.raises(RetryableToolError, match="no team channel"):
+            await call_tool(ws, "post_team_message", {**args, "channel_id": str(ids[other.slug])})
+        with pytest.raises(RetryableToolError):
+            await call_tool(ws, "post_team_message", {**args, "content": ""})
 
 
 # -- notifications -------------------------------------------------------------------------------
 
 
 async def test_notify_user_notifies_members_once(
-    sessions: Sessions, call_tool: CallTool, tool_context: ContextFactory,
-    two: tuple[WorkspaceFixture, WorkspaceFixture],
+    sessions: Sessions, call_tool: CallTool, two: tuple[WorkspaceFixture, WorkspaceFixture],
 ) -> None:
     ws, other = two
     priya = await add_member(sessions, ws)
     args = {"recipient_id": str(priya), "title": "Contract signed", "type": "success"}
-    first = await call_with(tool_context, ws, "notify_user", args, key="k-note")
-    again = await call_with(tool_context, ws, "notify_user", args, key="k-note")
+    first = await call_tool(ws, "notify_user", args, key="k-note")
+    again = await call_tool(ws, "notify_user", args, key="k-note")
     assert again.already_sent and again.notification_id == first.notification_id
     [note] = await rows(sessions, ws, Notification)
     assert (note.user_id, note.title, note.type) == (priya, "Contract signed",
@@ -421,15 +371,14 @@ async def test_notify_user_notifies_members_once(
     assert reminder.recipient_id == ws.user_id
     assert len(await audit(sessions, ws, "notification")) == 2
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "notify_user", args, role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match="no active member"):
-        await call_tool(ws, "notify_user", {**args, "recipient_id": str(other.user_id)})
-    for bad in ({**args, "title": ""}, {**args, "type": "urgent"}, {"message": "no title"}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "notify_user", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "notify_user", args, role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match="no active member"):
+            await call_tool(ws, "notify_user", {**args, "recipient_id": str(other.user_id)})
+        for bad in ({**args, "title": ""}, {**args, "type": "urgent"}, {"message": "no title"}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "notify_user", bad)
 
 
 # -- phone numbers -------------------------------------------------------------------------------
@@ -481,5 +430,6 @@ async def test_outbox_sender_queues_once_per_key_and_checks_addresses(
             normalize_recipient(channel, bad)
     async with tool_context(ws) as ctx:
         assert isinstance(sender_for(ctx), OutboxSender)
+    async with tool_context(ws, services={SENDER_SERVICE: object()}) as ctx:
         with pytest.raises(TypeError, match="not a Sender"):
-            sender_for(dataclasses.replace(ctx, services={SENDER_SERVICE: object()}))
+            sender_for(ctx)

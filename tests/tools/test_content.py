@@ -4,15 +4,11 @@ every write, idempotent retries, roles, bad arguments and other workspaces' ids.
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tools.content  # noqa: F401  (registers the tools)
 from store.models.admin import AuditLog
@@ -33,25 +29,11 @@ from store.repositories.content import (
 )
 from store.tenancy import scoped_session
 from tests.conftest import MakeWorkspace, WorkspaceFixture
-from tests.tools.conftest import ContextFactory
+from tests.tools.helpers import CallTool, Sessions, audit, rows, unchanged
 from tools.content import reading_minutes
 from tools.errors import RetryableToolError, ToolFailed
-from tools.invoke import invoke
-from tools.registry import registry
 
-Sessions = async_sessionmaker[AsyncSession]
-CallTool = Callable[..., Any]
 TOMORROW = datetime.now(UTC) + timedelta(days=1)
-
-
-async def rows(sessions: Sessions, ws: WorkspaceFixture, model: Any, *where: Any) -> list[Any]:
-    async with scoped_session(sessions, ws.scope) as s:
-        stmt = sa.select(model).where(model.workspace_id == ws.workspace_id, *where)
-        return list(await s.scalars(stmt))
-
-
-async def audit(sessions: Sessions, ws: WorkspaceFixture, entity_type: str) -> list[AuditLog]:
-    return await rows(sessions, ws, AuditLog, AuditLog.entity_type == entity_type)
 
 
 async def footprint(sessions: Sessions, ws: WorkspaceFixture) -> dict[str, Any]:
@@ -65,15 +47,6 @@ async def footprint(sessions: Sessions, ws: WorkspaceFixture) -> dict[str, Any]:
     }
 
 
-async def call_with(
-    tool_context: ContextFactory, ws: WorkspaceFixture, name: str, args: dict[str, Any], *,
-    key: str,
-) -> Any:
-    tool = registry.get(name)
-    assert tool is not None
-    async with tool_context(ws) as ctx:
-        return await invoke(tool, dataclasses.replace(ctx, idempotency_key=key), args)
-
 
 async def seed_post(
     sessions: Sessions, ws: WorkspaceFixture, title: str, **values: Any
@@ -82,23 +55,17 @@ async def seed_post(
         return (await BlogPostRepository(s, ws.scope).create(title=title, **values)).id
 
 
-@pytest.fixture
-async def two(make_workspace: MakeWorkspace) -> tuple[WorkspaceFixture, WorkspaceFixture]:
-    return await make_workspace(), await make_workspace()
-
-
 # -- topic ideas ---------------------------------------------------------------------------------
 
 
 async def test_topic_ideas_are_saved_and_listed_by_priority(
-    sessions: Sessions, call_tool: CallTool, tool_context: ContextFactory,
-    make_workspace: MakeWorkspace,
+    sessions: Sessions, call_tool: CallTool, make_workspace: MakeWorkspace,
 ) -> None:
     ws = await make_workspace()
     args = {"title": "Why spreadsheets break", "priority": "high", "outline": ["Hook", "Fix"],
             "suggested_by_assistant": True}
-    first = await call_with(tool_context, ws, "create_topic_idea", args, key="k-idea")
-    again = await call_with(tool_context, ws, "create_topic_idea", args, key="k-idea")
+    first = await call_tool(ws, "create_topic_idea", args, key="k-idea")
+    again = await call_tool(ws, "create_topic_idea", args, key="k-idea")
     assert again.idea.id == first.idea.id
     [idea] = await rows(sessions, ws, TopicIdea)
     assert (idea.status, idea.generated_by, idea.user_id) == (
@@ -114,22 +81,22 @@ async def test_topic_ideas_are_saved_and_listed_by_priority(
     assert [i.id for i in high.ideas] == [idea.id] and not high.has_more
     assert (await call_tool(ws, "list_topic_ideas", {"limit": 1})).has_more
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "create_topic_idea", {"title": "x"}, role=MemberRole.VIEWER)
-    for bad in ({"title": ""}, {"title": "x", "priority": "urgent"}, {"title": "x", "angel": 1}):
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "create_topic_idea", {"title": "x"}, role=MemberRole.VIEWER)
+        for bad in ({"title": ""}, {"title": "x", "priority": "urgent"},
+                    {"title": "x", "angel": 1}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "create_topic_idea", bad)
         with pytest.raises(RetryableToolError):
-            await call_tool(ws, "create_topic_idea", bad)
-    with pytest.raises(RetryableToolError):
-        await call_tool(ws, "list_topic_ideas", {"status": "done"})
-    assert await footprint(sessions, ws) == before
+            await call_tool(ws, "list_topic_ideas", {"status": "done"})
 
 
 # -- drafting and updating -----------------------------------------------------------------------
 
 
 async def test_draft_blog_post_creates_a_draft_linked_to_its_idea(
-    sessions: Sessions, tool_context: ContextFactory, call_tool: CallTool,
+    sessions: Sessions, call_tool: CallTool,
     make_workspace: MakeWorkspace,
 ) -> None:
     ws = await make_workspace()
@@ -139,8 +106,8 @@ async def test_draft_blog_post_creates_a_draft_linked_to_its_idea(
     body = "word " * 450
     args = {"title": "Meet the Grid Builder!", "content": body, "category": "product",
             "seo_keywords": ["grids"], "topic_idea_id": str(idea.id)}
-    first = await call_with(tool_context, ws, "draft_blog_post", args, key="k-draft")
-    again = await call_with(tool_context, ws, "draft_blog_post", args, key="k-draft")
+    first = await call_tool(ws, "draft_blog_post", args, key="k-draft")
+    again = await call_tool(ws, "draft_blog_post", args, key="k-draft")
     assert again.post.id == first.post.id
     [post] = await rows(sessions, ws, BlogPost)
     assert (post.status, post.slug, post.author_id, post.category_id) == (
@@ -165,21 +132,20 @@ async def test_draft_blog_post_refusals_write_nothing(
     await seed_post(sessions, ws, "Taken", slug="taken")
     async with scoped_session(sessions, other.scope) as s:
         foreign_idea = await TopicIdeaRepository(s, other.scope).create(title="Theirs")
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "draft_blog_post", {"title": "x"}, role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match="no topic idea"):
-        await call_tool(ws, "draft_blog_post",
-                        {"title": "x", "topic_idea_id": str(foreign_idea.id)})
-    with pytest.raises(RetryableToolError, match="is used by post"):
-        await call_tool(ws, "draft_blog_post", {"title": "Taken"})
-    with pytest.raises(RetryableToolError, match="no blog category"):
-        await call_tool(ws, "draft_blog_post", {"title": "x", "category": "Nope"})
-    for bad in ({"title": ""}, {"title": "x", "slug": "Not A Slug"}, {"title": "!!!"},
-                {"title": "x", "featured_image_url": "not a url"}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "draft_blog_post", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "draft_blog_post", {"title": "x"}, role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match="no topic idea"):
+            await call_tool(ws, "draft_blog_post",
+                            {"title": "x", "topic_idea_id": str(foreign_idea.id)})
+        with pytest.raises(RetryableToolError, match="is used by post"):
+            await call_tool(ws, "draft_blog_post", {"title": "Taken"})
+        with pytest.raises(RetryableToolError, match="no blog category"):
+            await call_tool(ws, "draft_blog_post", {"title": "x", "category": "Nope"})
+        for bad in ({"title": ""}, {"title": "x", "slug": "Not A Slug"}, {"title": "!!!"},
+                    {"title": "x", "featured_image_url": "not a url"}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "draft_blog_post", bad)
 
 
 async def test_update_blog_post_changes_only_given_fields(
@@ -200,19 +166,18 @@ async def test_update_blog_post_changes_only_given_fields(
     assert change.changes == {"title": {"before": "Pricing", "after": "Pricing, explained"},
                               "excerpt": {"before": "Old", "after": "New"}}
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "update_blog_post", {"post_id": str(post_id), "title": "x"},
-                        role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match="no blog post"):
-        await call_tool(ws, "update_blog_post", {"post_id": str(foreign), "title": "x"})
-    with pytest.raises(RetryableToolError, match="is used by post"):
-        await call_tool(ws, "update_blog_post", {"post_id": str(post_id), "slug": "taken"})
-    for bad in ({"post_id": str(post_id)}, {"post_id": "nope", "title": "x"},
-                {"post_id": str(post_id), "status": "published"}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "update_blog_post", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "update_blog_post", {"post_id": str(post_id), "title": "x"},
+                            role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match="no blog post"):
+            await call_tool(ws, "update_blog_post", {"post_id": str(foreign), "title": "x"})
+        with pytest.raises(RetryableToolError, match="is used by post"):
+            await call_tool(ws, "update_blog_post", {"post_id": str(post_id), "slug": "taken"})
+        for bad in ({"post_id": str(post_id)}, {"post_id": "nope", "title": "x"},
+                    {"post_id": str(post_id), "status": "published"}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "update_blog_post", bad)
 
 
 # -- scheduling and publishing -------------------------------------------------------------------
@@ -236,20 +201,19 @@ async def test_schedule_blog_post_sets_the_schedule_for_the_publishing_job(
     assert change.action == "schedule" and change.changes["status"] == {
         "before": "draft", "after": "scheduled"}
 
-    before = await footprint(sessions, ws)
-    good = {"post_id": str(post_id), "publish_at": at.isoformat()}
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "schedule_blog_post", good, role=MemberRole.VIEWER)
-    with pytest.raises(ToolFailed, match="already published"):
-        await call_tool(ws, "schedule_blog_post", {**good, "post_id": str(published)})
-    with pytest.raises(RetryableToolError, match="no blog post"):
-        await call_tool(ws, "schedule_blog_post", {**good, "post_id": str(foreign)})
-    past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
-    for bad in ({**good, "publish_at": past}, {**good, "publish_at": "2030-01-01T09:00:00"},
-                {"post_id": str(post_id)}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "schedule_blog_post", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        good = {"post_id": str(post_id), "publish_at": at.isoformat()}
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "schedule_blog_post", good, role=MemberRole.VIEWER)
+        with pytest.raises(ToolFailed, match="already published"):
+            await call_tool(ws, "schedule_blog_post", {**good, "post_id": str(published)})
+        with pytest.raises(RetryableToolError, match="no blog post"):
+            await call_tool(ws, "schedule_blog_post", {**good, "post_id": str(foreign)})
+        past = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+        for bad in ({**good, "publish_at": past}, {**good, "publish_at": "2030-01-01T09:00:00"},
+                    {"post_id": str(post_id)}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "schedule_blog_post", bad)
 
 
 async def test_publish_blog_post_publishes_once_and_marks_its_idea(
@@ -275,15 +239,14 @@ async def test_publish_blog_post_publishes_once_and_marks_its_idea(
     assert actions == ["create", "publish"]
     assert len(await audit(sessions, ws, "topic_idea")) == 1
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "publish_blog_post", {"post_id": str(post_id)},
-                        role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match="no blog post"):
-        await call_tool(ws, "publish_blog_post", {"post_id": str(foreign)})
-    with pytest.raises(RetryableToolError):
-        await call_tool(ws, "publish_blog_post", {"post_id": 42})
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "publish_blog_post", {"post_id": str(post_id)},
+                            role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match="no blog post"):
+            await call_tool(ws, "publish_blog_post", {"post_id": str(foreign)})
+        with pytest.raises(RetryableToolError):
+            await call_tool(ws, "publish_blog_post", {"post_id": 42})
 
 
 async def test_search_blog_posts_by_words_and_status(
@@ -319,13 +282,12 @@ async def test_add_content_source_follows_a_url_once(
         "https://hbr.org/topic/sales", ws.user_id, "HBR sales")
     assert len(await audit(sessions, ws, "content_source")) == 1
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "add_content_source", args, role=MemberRole.VIEWER)
-    for bad in ({**args, "url": "hbr"}, {**args, "type": "podcast"}, {**args, "name": ""}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "add_content_source", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "add_content_source", args, role=MemberRole.VIEWER)
+        for bad in ({**args, "url": "hbr"}, {**args, "type": "podcast"}, {**args, "name": ""}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "add_content_source", bad)
 
 
 async def test_article_analytics_totals_per_post(

@@ -4,15 +4,10 @@ retries, roles, bad arguments and other workspaces' ids."""
 
 from __future__ import annotations
 
-import dataclasses
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tools.creator  # noqa: F401  (registers the tools)
 from store.models.admin import AuditLog
@@ -33,51 +28,21 @@ from store.repositories.creator import (
     SharedDocumentRepository,
 )
 from store.tenancy import scoped_session
-from tests.conftest import MakeWorkspace, WorkspaceFixture
-from tests.tools.conftest import ContextFactory
+from tests.conftest import WorkspaceFixture
+from tests.tools.helpers import CallTool, Sessions, audit, row_counts, rows, unchanged
 from tools.creator import text_blocks
 from tools.errors import RetryableToolError, ToolFailed
-from tools.invoke import invoke
-from tools.registry import registry
-
-Sessions = async_sessionmaker[AsyncSession]
-CallTool = Callable[..., Any]
-
-
-async def rows(sessions: Sessions, ws: WorkspaceFixture, model: Any, *where: Any) -> list[Any]:
-    async with scoped_session(sessions, ws.scope) as s:
-        stmt = sa.select(model).where(model.workspace_id == ws.workspace_id, *where)
-        return list(await s.scalars(stmt))
-
-
-async def audit(sessions: Sessions, ws: WorkspaceFixture, entity_type: str) -> list[AuditLog]:
-    return await rows(sessions, ws, AuditLog, AuditLog.entity_type == entity_type)
 
 
 async def footprint(sessions: Sessions, ws: WorkspaceFixture) -> dict[str, int]:
-    models = (AuditLog, CreatorItem, CreatorCollection, CreatorCollectionItem, SharedDocument)
-    return {m.__tablename__: len(await rows(sessions, ws, m)) for m in models}
-
-
-async def call_with(
-    tool_context: ContextFactory, ws: WorkspaceFixture, name: str, args: dict[str, Any], *,
-    key: str,
-) -> Any:
-    tool = registry.get(name)
-    assert tool is not None
-    async with tool_context(ws) as ctx:
-        return await invoke(tool, dataclasses.replace(ctx, idempotency_key=key), args)
+    return await row_counts(sessions, ws, AuditLog, CreatorItem, CreatorCollection,
+                            CreatorCollectionItem, SharedDocument)
 
 
 async def seed_items(sessions: Sessions, ws: WorkspaceFixture, *titles: str) -> list[uuid.UUID]:
     async with scoped_session(sessions, ws.scope) as s:
         items = CreatorItemRepository(s, ws.scope)
         return [(await items.create(title=t)).id for t in titles]
-
-
-@pytest.fixture
-async def two(make_workspace: MakeWorkspace) -> tuple[WorkspaceFixture, WorkspaceFixture]:
-    return await make_workspace(), await make_workspace()
 
 
 def test_text_becomes_heading_and_paragraph_blocks() -> None:
@@ -91,7 +56,7 @@ def test_text_becomes_heading_and_paragraph_blocks() -> None:
 
 
 async def test_create_creator_item_from_text_into_a_collection(
-    sessions: Sessions, tool_context: ContextFactory, call_tool: CallTool,
+    sessions: Sessions, call_tool: CallTool,
     two: tuple[WorkspaceFixture, WorkspaceFixture],
 ) -> None:
     ws, other = two
@@ -99,8 +64,8 @@ async def test_create_creator_item_from_text_into_a_collection(
         kit = await CreatorCollectionRepository(s, ws.scope).create(name="Kit")
     args = {"title": "May newsletter", "type": "newsletter", "text": "# Hello\nNews.",
             "collection_id": str(kit.id)}
-    first = await call_with(tool_context, ws, "create_creator_item", args, key="k-item")
-    again = await call_with(tool_context, ws, "create_creator_item", args, key="k-item")
+    first = await call_tool(ws, "create_creator_item", args, key="k-item")
+    again = await call_tool(ws, "create_creator_item", args, key="k-item")
     assert again.item.id == first.item.id and first.item.block_count == 2
     [item] = await rows(sessions, ws, CreatorItem)
     assert (item.type, item.status, item.created_by) == (
@@ -123,19 +88,19 @@ async def test_create_creator_item_from_text_into_a_collection(
 
     async with scoped_session(sessions, other.scope) as s:
         foreign = await CreatorCollectionRepository(s, other.scope).create(name="Theirs")
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "create_creator_item", {"title": "x"}, role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match="no creator collection"):
-        await call_tool(ws, "create_creator_item",
-                        {"title": "x", "collection_id": str(foreign.id)})
-    with pytest.raises(RetryableToolError, match="no creator template"):
-        await call_tool(ws, "create_creator_item", {"title": "x", "template_id": str(uuid.uuid4())})
-    for bad in ({"title": ""}, {"title": "x", "type": "podcast"},
-                {"title": "x", "text": "t", "template_id": str(template.id)}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "create_creator_item", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "create_creator_item", {"title": "x"}, role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match="no creator collection"):
+            await call_tool(ws, "create_creator_item",
+                            {"title": "x", "collection_id": str(foreign.id)})
+        with pytest.raises(RetryableToolError, match="no creator template"):
+            await call_tool(ws, "create_creator_item",
+                            {"title": "x", "template_id": str(uuid.uuid4())})
+        for bad in ({"title": ""}, {"title": "x", "type": "podcast"},
+                    {"title": "x", "text": "t", "template_id": str(template.id)}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "create_creator_item", bad)
 
 
 async def test_list_creator_items_filters_and_collection_order(
@@ -169,15 +134,15 @@ async def test_list_creator_items_filters_and_collection_order(
 
 
 async def test_create_creator_collection_with_items_in_order(
-    sessions: Sessions, tool_context: ContextFactory, call_tool: CallTool,
+    sessions: Sessions, call_tool: CallTool,
     two: tuple[WorkspaceFixture, WorkspaceFixture],
 ) -> None:
     ws, other = two
     a, b = await seed_items(sessions, ws, "A", "B")
     [foreign] = await seed_items(sessions, other, "Theirs")
     args = {"name": "Q3 kit", "description": "Launch", "item_ids": [str(b), str(a), str(b)]}
-    first = await call_with(tool_context, ws, "create_creator_collection", args, key="k-col")
-    again = await call_with(tool_context, ws, "create_creator_collection", args, key="k-col")
+    first = await call_tool(ws, "create_creator_collection", args, key="k-col")
+    again = await call_tool(ws, "create_creator_collection", args, key="k-col")
     assert again.collection.id == first.collection.id
     assert first.collection.item_ids == [b, a] and first.collection.item_count == 2
     [collection] = await rows(sessions, ws, CreatorCollection)
@@ -186,20 +151,19 @@ async def test_create_creator_collection_with_items_in_order(
     [created] = await audit(sessions, ws, "creator_collection")
     assert created.changes["item_ids"]["after"] == [str(b), str(a)]
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "create_creator_collection", {"name": "x"}, role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match=str(foreign)):
-        await call_tool(ws, "create_creator_collection",
-                        {"name": "x", "item_ids": [str(a), str(foreign)]})
-    for bad in ({"name": ""}, {"name": "x", "item_ids": ["nope"]}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "create_creator_collection", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "create_creator_collection", {"name": "x"}, role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match=str(foreign)):
+            await call_tool(ws, "create_creator_collection",
+                            {"name": "x", "item_ids": [str(a), str(foreign)]})
+        for bad in ({"name": ""}, {"name": "x", "item_ids": ["nope"]}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "create_creator_collection", bad)
 
 
 async def test_share_document_makes_a_protected_expiring_link_once(
-    sessions: Sessions, tool_context: ContextFactory, call_tool: CallTool,
+    sessions: Sessions, call_tool: CallTool,
     two: tuple[WorkspaceFixture, WorkspaceFixture],
 ) -> None:
     ws, other = two
@@ -207,8 +171,8 @@ async def test_share_document_makes_a_protected_expiring_link_once(
     [foreign] = await seed_items(sessions, other, "Theirs")
     args = {"item_id": str(item_id), "permission": "comment", "password": "s3cret-pass",
             "expires_in_days": 7}
-    first = await call_with(tool_context, ws, "share_document", args, key="k-share")
-    again = await call_with(tool_context, ws, "share_document", args, key="k-share")
+    first = await call_tool(ws, "share_document", args, key="k-share")
+    again = await call_tool(ws, "share_document", args, key="k-share")
     assert again.already_shared and again.share.share_id == first.share.share_id
     share = first.share
     assert share.password_protected and share.permission == SharePermission.COMMENT
@@ -231,15 +195,14 @@ async def test_share_document_makes_a_protected_expiring_link_once(
     open_link = await call_tool(ws, "share_document", {"item_id": str(item_id)})
     assert not open_link.share.password_protected and open_link.share.expires_at is None
 
-    before = await footprint(sessions, ws)
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "share_document", args, role=MemberRole.VIEWER)
-    with pytest.raises(RetryableToolError, match="no creator item"):
-        await call_tool(ws, "share_document", {**args, "item_id": str(foreign)})
-    past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
-    for bad in ({**args, "password": "abc"}, {**args, "expires_in_days": 0},
-                {"item_id": str(item_id), "expires_at": past},
-                {**args, "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}):
-        with pytest.raises(RetryableToolError):
-            await call_tool(ws, "share_document", bad)
-    assert await footprint(sessions, ws) == before
+    async with unchanged(footprint, sessions, ws):
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "share_document", args, role=MemberRole.VIEWER)
+        with pytest.raises(RetryableToolError, match="no creator item"):
+            await call_tool(ws, "share_document", {**args, "item_id": str(foreign)})
+        past = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+        for bad in ({**args, "password": "abc"}, {**args, "expires_in_days": 0},
+                    {"item_id": str(item_id), "expires_at": past},
+                    {**args, "expires_at": (datetime.now(UTC) + timedelta(days=1)).isoformat()}):
+            with pytest.raises(RetryableToolError):
+                await call_tool(ws, "share_document", bad)

@@ -10,11 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tools.crm  # registers the CRM tools
-from store.models.admin import AuditLog
-from store.models.core import MemberRole, User, WorkspaceMember
+from store.models.core import MemberRole
 from store.models.crm import (
     ContactStatus,
     CustomerStatus,
@@ -23,8 +21,6 @@ from store.models.crm import (
     ProjectStatus,
     ProspectStage,
 )
-from store.repositories.admin import AuditLogRepository
-from store.repositories.base import Repository
 from store.repositories.crm import (
     ContactRepository,
     CustomerRepository,
@@ -33,54 +29,21 @@ from store.repositories.crm import (
     ProjectRepository,
     ProspectRepository,
 )
-from store.tenancy import scoped_session
 from tests.conftest import WorkspaceFixture, create_workspace
+from tests.tools.helpers import (
+    CallTool,
+    Sessions,
+    add_member,
+    audits,
+    count,
+    fetch,
+    seed,
+)
 from tools.errors import RetryableToolError, ToolFailed
 from tools.registry import registry
 from tools.workspace import today
 
-Sessions = async_sessionmaker[AsyncSession]
-CallTool = Any
 CRM_TOOLS = sorted(t.name for t in registry if t.fn.__module__.startswith(tools.crm.__name__))
-
-
-async def seed(sessions: Sessions, ws: WorkspaceFixture, repo: type[Repository[Any]],
-               **values: Any) -> uuid.UUID:
-    async with scoped_session(sessions, ws.scope) as s:
-        row = await repo(s, ws.scope).create(**values)
-    return row.id
-
-
-async def fetch(sessions: Sessions, ws: WorkspaceFixture, repo: type[Repository[Any]],
-                row_id: uuid.UUID) -> Any:
-    async with scoped_session(sessions, ws.scope) as s:
-        return await repo(s, ws.scope).find(row_id)
-
-
-async def count(sessions: Sessions, ws: WorkspaceFixture, repo: type[Repository[Any]]) -> int:
-    async with scoped_session(sessions, ws.scope) as s:
-        return await repo(s, ws.scope).count()
-
-
-async def audits(sessions: Sessions, ws: WorkspaceFixture) -> list[AuditLog]:
-    async with scoped_session(sessions, ws.scope) as s:
-        return (await AuditLogRepository(s, ws.scope).list(limit=200, descending=False)).items
-
-
-async def add_member(sessions: Sessions, ws: WorkspaceFixture, first: str) -> uuid.UUID:
-    async with scoped_session(sessions, ws.scope) as s:
-        user = User(email=f"{first.lower()}-{uuid.uuid4().hex[:6]}@example.com",
-                    first_name=first, last_name="Tester")
-        s.add(user)
-        await s.flush()
-        s.add(WorkspaceMember(workspace_id=ws.workspace_id, user_id=user.id,
-                              role=MemberRole.MEMBER))
-    return user.id
-
-
-@pytest.fixture
-async def ws(sessions: Sessions) -> WorkspaceFixture:
-    return await create_workspace(sessions)
 
 
 # -- contacts --------------------------------------------------------------------------------

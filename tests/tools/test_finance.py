@@ -11,8 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tools.finance  # registers the finance tools
 from store.models.core import MemberRole, Workspace
@@ -24,13 +22,10 @@ from store.repositories.finance import ExpenseRepository, InvoiceRepository
 from store.repositories.neptune import OutboundMessageRepository
 from store.tenancy import scoped_session
 from tests.conftest import MakeWorkspace, WorkspaceFixture
-from tests.tools.conftest import ContextFactory
+from tests.tools.helpers import CallTool, Sessions, audit_trail, unchanged
 from tools.errors import RetryableToolError, ToolFailed
-from tools.invoke import invoke
 from tools.registry import ToolRegistry
 
-Sessions = async_sessionmaker[AsyncSession]
-Call = Callable[..., Any]
 TODAY = datetime.now(UTC).date()
 LINE = {"description": "Consulting", "quantity": 2, "unit_price_cents": 5000,
         "tax_rate_percent": 10}  # 100.00 + 10.00 tax
@@ -90,27 +85,11 @@ async def state(sessions: Sessions, ws: WorkspaceFixture) -> dict[str, Any]:
         }
 
 
-async def audit(sessions: Sessions, ws: WorkspaceFixture, entity: str, entity_id: Any
-                ) -> list[tuple[str, dict[str, Any]]]:
-    async with scoped_session(sessions, ws.scope) as s:
-        page = await AuditLogRepository(s, ws.scope).for_entity(entity, entity_id)
-        return [(row.action, row.changes) for row in reversed(page.items)]
-
-
-async def call_with_key(tool_context: ContextFactory, catalog: ToolRegistry, ws: WorkspaceFixture,
-                        name: str, args: dict[str, Any], key: str) -> BaseModel:
-    """Run a tool as a retry of an earlier call would run: same idempotency key."""
-    tool = catalog.get(name)
-    assert tool is not None
-    async with tool_context(ws) as ctx:
-        return await invoke(tool, dataclasses.replace(ctx, idempotency_key=key), args)
-
-
 # -- invoices --------------------------------------------------------------------------------
 
 
 async def test_create_invoice_computes_totals_and_audits(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -131,13 +110,12 @@ async def test_create_invoice_computes_totals_and_audits(
         row = await InvoiceRepository(session, ws.scope).get(out.id)
         assert (row.amount_cents, row.tax_cents, row.currency) == (142500, 22500, "USD")
         assert row.created_by == ws.user_id and row.notes == "PO 4471"
-    [(action, changes)] = await audit(sessions, ws, "invoice", out.id)
+    [(action, changes)] = await audit_trail(sessions, ws, "invoice", out.id)
     assert action == "create" and changes["amount_cents"] == {"before": None, "after": 142500}
 
 
 async def test_create_invoice_uses_workspace_currency_and_replays_once(
-    sessions: Sessions, make_workspace: MakeWorkspace, tool_context: ContextFactory,
-    catalog: ToolRegistry,
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool,
 ) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
@@ -145,15 +123,15 @@ async def test_create_invoice_uses_workspace_currency_and_replays_once(
         assert workspace is not None
         workspace.settings = {"currency": "EUR"}
     args = {"line_items": [{"description": "Licence", "quantity": 1, "unit_price": 99}]}
-    first = await call_with_key(tool_context, catalog, ws, "create_invoice", args, "turn1:c1")
-    again = await call_with_key(tool_context, catalog, ws, "create_invoice", args, "turn1:c1")
+    first = await call_tool(ws, "create_invoice", args, key="turn1:c1")
+    again = await call_tool(ws, "create_invoice", args, key="turn1:c1")
     assert first == again and first.invoice.currency == "EUR"  # type: ignore[attr-defined]
     assert (await state(sessions, ws))["invoices"] == [
         (str(first.invoice.id), InvoiceStatus.DRAFT, 0, None)]  # type: ignore[attr-defined]
 
 
 async def test_get_and_list_invoices(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -170,7 +148,7 @@ async def test_get_and_list_invoices(
 
 
 async def test_send_invoice_queues_email_and_marks_sent(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -186,13 +164,14 @@ async def test_send_invoice_queues_email_and_marks_sent(
         assert message.subject.startswith("Invoice INV-") and "110.00 USD" in message.body
         sent = await InvoiceRepository(session, ws.scope).get(s.draft_id)
         assert sent.status == InvoiceStatus.SENT and sent.sent_at is not None
-    [(action, changes)] = await audit(sessions, ws, "invoice", s.draft_id)
+    [(action, changes)] = await audit_trail(sessions, ws, "invoice", s.draft_id)
     assert action == "send" and changes["status"] == {"before": "draft", "after": "sent"}
-    assert [a for a, _ in await audit(sessions, ws, "outbound_message", message.id)] == ["create"]
+    queued = await audit_trail(sessions, ws, "outbound_message", message.id)
+    assert [a for a, _ in queued] == ["create"]
 
 
 async def test_send_invoice_to_an_overdue_invoice_is_a_reminder(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -207,21 +186,21 @@ async def test_send_invoice_to_an_overdue_invoice_is_a_reminder(
 
 
 async def test_send_invoice_replayed_sends_one_email(
-    sessions: Sessions, make_workspace: MakeWorkspace, tool_context: ContextFactory,
-    catalog: ToolRegistry,
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool,
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
     args = {"invoice_id": str(s.draft_id)}
-    first = await call_with_key(tool_context, catalog, ws, "send_invoice", args, "t:send")
-    again = await call_with_key(tool_context, catalog, ws, "send_invoice", args, "t:send")
+    first = await call_tool(ws, "send_invoice", args, key="t:send")
+    again = await call_tool(ws, "send_invoice", args, key="t:send")
     assert again == first
     after = await state(sessions, ws)
-    assert after["outbound"] == 1 and len(await audit(sessions, ws, "invoice", s.draft_id)) == 1
+    assert after["outbound"] == 1
+    assert len(await audit_trail(sessions, ws, "invoice", s.draft_id)) == 1
 
 
 async def test_record_payment_partial_then_full(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -235,25 +214,25 @@ async def test_record_payment_partial_then_full(
         "paid_on": str(TODAY - timedelta(days=1))})
     assert rest.fully_paid and rest.invoice.status == InvoiceStatus.PAID
     assert rest.invoice.paid_at.date() == TODAY - timedelta(days=1)
-    changes = [c["amount_paid_cents"] for _, c in await audit(sessions, ws, "invoice", s.sent_id)]
+    trail = await audit_trail(sessions, ws, "invoice", s.sent_id)
+    changes = [c["amount_paid_cents"] for _, c in trail]
     assert changes == [{"before": 0, "after": 4050}, {"before": 4050, "after": 11000}]
 
 
 async def test_record_payment_replayed_pays_once(
-    sessions: Sessions, make_workspace: MakeWorkspace, tool_context: ContextFactory,
-    catalog: ToolRegistry,
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool,
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
     args = {"invoice_id": str(s.sent_id), "amount": 50}
     for _ in range(2):
-        result = await call_with_key(tool_context, catalog, ws, "record_payment", args, "t:pay")
+        result = await call_tool(ws, "record_payment", args, key="t:pay")
         assert result.invoice.amount_paid == Decimal("50.00")  # type: ignore[attr-defined]
-    assert len(await audit(sessions, ws, "invoice", s.sent_id)) == 1
+    assert len(await audit_trail(sessions, ws, "invoice", s.sent_id)) == 1
 
 
 async def test_cancel_invoice_keeps_reason_and_refuses_paid_ones(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -261,17 +240,16 @@ async def test_cancel_invoice_keeps_reason_and_refuses_paid_ones(
                              {"invoice_id": str(s.draft_id), "reason": "duplicate"})
     assert result.invoice.status == InvoiceStatus.CANCELLED
     assert result.invoice.notes == "Cancelled: duplicate"
-    [(action, changes)] = await audit(sessions, ws, "invoice", s.draft_id)
+    [(action, changes)] = await audit_trail(sessions, ws, "invoice", s.draft_id)
     assert action == "cancel" and changes["status"]["after"] == "cancelled"
-    before = await state(sessions, ws)
-    for invoice_id in (s.paid_id, s.overdue_id, s.draft_id):  # paid, partly paid, cancelled
-        with pytest.raises(ToolFailed):
-            await call_tool(ws, "cancel_invoice", {"invoice_id": str(invoice_id)})
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        for invoice_id in (s.paid_id, s.overdue_id, s.draft_id):  # paid, partly paid, cancelled
+            with pytest.raises(ToolFailed):
+                await call_tool(ws, "cancel_invoice", {"invoice_id": str(invoice_id)})
 
 
 async def test_list_overdue_invoices(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -283,7 +261,7 @@ async def test_list_overdue_invoices(
 
 
 async def test_get_finance_summary(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     await seed(sessions, ws)
@@ -305,7 +283,7 @@ async def test_get_finance_summary(
 
 
 async def test_submit_expense_is_a_member_action(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace(role=MemberRole.MEMBER)
     s = await seed(sessions, ws)
@@ -319,12 +297,12 @@ async def test_submit_expense_is_a_member_action(
         row = await ExpenseRepository(session, ws.scope).get(out.id)
         assert (row.amount_cents, row.submitted_by, row.receipt) == (
             8420, ws.user_id, "https://receipts.test/1.pdf")
-    [(action, changes)] = await audit(sessions, ws, "expense", out.id)
+    [(action, changes)] = await audit_trail(sessions, ws, "expense", out.id)
     assert action == "create" and changes["vendor"]["after"] == "Nobu"
 
 
 async def test_expense_approval_queue(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -332,32 +310,32 @@ async def test_expense_approval_queue(
     assert approved.expense.status == "approved" and approved.expense.approved_by == ws.user_id
     paid = await call_tool(ws, "reimburse_expense", {"expense_id": str(s.pending_id)})
     assert paid.expense.status == "reimbursed"
-    assert [(a, c["status"]) for a, c in await audit(sessions, ws, "expense", s.pending_id)] == [
+    trail = await audit_trail(sessions, ws, "expense", s.pending_id)
+    assert [(a, c["status"]) for a, c in trail] == [
         ("approve", {"before": "pending", "after": "approved"}),
         ("reimburse", {"before": "approved", "after": "reimbursed"}),
     ]
-    before = await state(sessions, ws)
-    with pytest.raises(ToolFailed, match="it is reimbursed"):
-        await call_tool(ws, "reject_expense", {"expense_id": str(s.pending_id), "reason": "no"})
-    with pytest.raises(ToolFailed):
-        await call_tool(ws, "approve_expense", {"expense_id": str(s.approved_id)})
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(ToolFailed, match="it is reimbursed"):
+            await call_tool(ws, "reject_expense", {"expense_id": str(s.pending_id), "reason": "no"})
+        with pytest.raises(ToolFailed):
+            await call_tool(ws, "approve_expense", {"expense_id": str(s.approved_id)})
 
 
 async def test_reject_expense_records_reason(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
     result = await call_tool(ws, "reject_expense",
                              {"expense_id": str(s.pending_id), "reason": "No receipt"})
     assert (result.expense.status, result.expense.rejection_reason) == ("rejected", "No receipt")
-    [(action, _)] = await audit(sessions, ws, "expense", s.pending_id)
+    [(action, _)] = await audit_trail(sessions, ws, "expense", s.pending_id)
     assert action == "reject"
 
 
 async def test_list_expenses_filters(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -415,27 +393,25 @@ INVALID: list[tuple[str, Callable[[Seed], dict[str, Any]]]] = [
 
 @pytest.mark.parametrize(("name", "make_args"), INVALID)
 async def test_invalid_arguments_are_retryable_and_change_nothing(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call, name: str,
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool, name: str,
     make_args: Callable[[Seed], dict[str, Any]],
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
-    before = await state(sessions, ws)
-    with pytest.raises(RetryableToolError):
-        await call_tool(ws, name, make_args(s))
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(RetryableToolError):
+            await call_tool(ws, name, make_args(s))
 
 
 async def test_send_invoice_without_any_address_is_retryable(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     async with scoped_session(sessions, ws.scope) as s:
         invoice = await InvoiceRepository(s, ws.scope).create(line_items=[LINE])
-    before = await state(sessions, ws)
-    with pytest.raises(RetryableToolError, match="to_email"):
-        await call_tool(ws, "send_invoice", {"invoice_id": str(invoice.id)})
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(RetryableToolError, match="to_email"):
+            await call_tool(ws, "send_invoice", {"invoice_id": str(invoice.id)})
 
 
 #: One valid call of every tool that takes an id, built from a seed.
@@ -458,15 +434,14 @@ BY_ID: dict[str, Callable[[Seed], dict[str, Any]]] = {
 
 @pytest.mark.parametrize("name", sorted(BY_ID))
 async def test_ids_of_another_workspace_are_not_found(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call, name: str
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool, name: str
 ) -> None:
     mine, theirs = await make_workspace(), await make_workspace()
     await seed(sessions, mine)
     other = await seed(sessions, theirs)
-    before = (await state(sessions, mine), await state(sessions, theirs))
-    with pytest.raises(RetryableToolError, match="in this workspace"):
-        await call_tool(mine, name, BY_ID[name](other))
-    assert (await state(sessions, mine), await state(sessions, theirs)) == before
+    async with unchanged(state, sessions, mine, theirs):
+        with pytest.raises(RetryableToolError, match="in this workspace"):
+            await call_tool(mine, name, BY_ID[name](other))
 
 
 async def test_every_tool_with_an_id_is_checked_across_workspaces(catalog: ToolRegistry) -> None:
@@ -484,19 +459,18 @@ BILLING = ["create_invoice", "send_invoice", "record_payment", "cancel_invoice",
     *((n, MemberRole.VIEWER) for n in [*BILLING, "submit_expense"]),
 ])
 async def test_roles_without_permission_are_refused(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call, name: str,
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool, name: str,
     role: MemberRole,
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
-    before = await state(sessions, ws)
-    with pytest.raises(ToolFailed, match="needs the"):
-        await call_tool(ws, name, BY_ID[name](s), role=role)
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(ToolFailed, match="needs the"):
+            await call_tool(ws, name, BY_ID[name](s), role=role)
 
 
 async def test_billing_flag_lets_a_member_record_payments(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tools.marketing  # registers the marketing tools
 from store.models.core import MemberRole, User, WorkspaceMember
@@ -37,13 +36,10 @@ from store.repositories.marketing import (
 )
 from store.tenancy import scoped_session
 from tests.conftest import MakeWorkspace, WorkspaceFixture
-from tests.tools.conftest import ContextFactory
+from tests.tools.helpers import CallTool, Sessions, audit_trail, unchanged
 from tools.errors import RetryableToolError, ToolFailed
-from tools.invoke import invoke
 from tools.registry import ToolRegistry
 
-Sessions = async_sessionmaker[AsyncSession]
-Call = Callable[..., Any]
 NOW = datetime.now(UTC)
 LATER = (NOW + timedelta(days=3)).isoformat()
 EXECS = {"match": "all", "conditions": [{"field": "job_title", "operator": "in",
@@ -134,22 +130,11 @@ async def state(sessions: Sessions, ws: WorkspaceFixture) -> dict[str, Any]:
         }
 
 
-async def audit(sessions: Sessions, ws: WorkspaceFixture, entity: str, entity_id: Any = None
-                ) -> list[tuple[str, dict[str, Any]]]:
-    async with scoped_session(sessions, ws.scope) as s:
-        repo = AuditLogRepository(s, ws.scope)
-        if entity_id is None:
-            page = await repo.list(entity_type=entity)
-        else:
-            page = await repo.for_entity(entity, entity_id)
-        return [(row.action, row.changes) for row in reversed(page.items)]
-
-
 # -- campaigns -------------------------------------------------------------------------------
 
 
 async def test_create_campaign(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -164,12 +149,12 @@ async def test_create_campaign(
         row = await CampaignRepository(session, ws.scope).get(out.id)
         assert row.budget_cents == 25050 and row.created_by == ws.user_id
         assert row.content == {"body": "20% off", "cta_url": "https://shop.test/summer"}
-    [(action, changes)] = await audit(sessions, ws, "campaign", out.id)
+    [(action, changes)] = await audit_trail(sessions, ws, "campaign", out.id)
     assert action == "create" and changes["subject"] == {"before": None, "after": "Sun's out"}
 
 
 async def test_update_campaign_merges_content_and_refuses_scheduled(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -183,16 +168,15 @@ async def test_update_campaign_merges_content_and_refuses_scheduled(
     async with scoped_session(sessions, ws.scope) as session:
         draft = await CampaignRepository(session, ws.scope).get(s.draft)
         assert draft.content == {"body": "Hi", "headline": "Hey"}
-    [(action, changes)] = await audit(sessions, ws, "campaign", s.bare)
+    [(action, changes)] = await audit_trail(sessions, ws, "campaign", s.bare)
     assert action == "update" and changes["subject"] == {"before": None, "after": "New subject"}
-    before = await state(sessions, ws)
-    with pytest.raises(ToolFailed, match="pause it first"):
-        await call_tool(ws, "update_campaign", {"campaign_id": str(s.scheduled), "name": "X"})
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(ToolFailed, match="pause it first"):
+            await call_tool(ws, "update_campaign", {"campaign_id": str(s.scheduled), "name": "X"})
 
 
 async def test_list_campaigns(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -203,7 +187,7 @@ async def test_list_campaigns(
 
 
 async def test_schedule_campaign_sets_the_schedule_only(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -214,59 +198,51 @@ async def test_schedule_campaign_sets_the_schedule_only(
     async with scoped_session(sessions, ws.scope) as session:
         recipients = await CampaignRecipientRepository(session, ws.scope).for_campaign(s.draft)
         assert recipients.items == []  # the worker materialises and sends at send_at
-    [(action, changes)] = await audit(sessions, ws, "campaign", s.draft)
+    [(action, changes)] = await audit_trail(sessions, ws, "campaign", s.draft)
     assert action == "schedule" and changes["status"] == {"before": "draft",
                                                           "after": "scheduled"}
 
 
 async def test_schedule_campaign_refusals_change_nothing(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
-    before = await state(sessions, ws)
-    with pytest.raises(RetryableToolError, match="no segment"):
-        await call_tool(ws, "schedule_campaign", {"campaign_id": str(s.bare), "send_at": LATER})
-    with pytest.raises(ToolFailed, match="cannot schedule"):
-        await call_tool(ws, "schedule_campaign", {"campaign_id": str(s.sent), "send_at": LATER})
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(RetryableToolError, match="no segment"):
+            await call_tool(ws, "schedule_campaign", {"campaign_id": str(s.bare), "send_at": LATER})
+        with pytest.raises(ToolFailed, match="cannot schedule"):
+            await call_tool(ws, "schedule_campaign", {"campaign_id": str(s.sent), "send_at": LATER})
 
 
 async def test_schedule_campaign_replayed_schedules_once(
-    sessions: Sessions, make_workspace: MakeWorkspace, tool_context: ContextFactory,
-    catalog: ToolRegistry,
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
-    schedule = catalog.get("schedule_campaign")
-    assert schedule is not None
-    results = []
-    for _ in range(2):
-        async with tool_context(ws) as ctx:
-            retry = dataclasses.replace(ctx, idempotency_key="turn-7:call-1")
-            results.append(await invoke(schedule, retry, {"campaign_id": str(s.draft),
-                                                          "send_at": LATER}))
+    args = {"campaign_id": str(s.draft), "send_at": LATER}
+    results = [await call_tool(ws, "schedule_campaign", args, key="turn-7:call-1")
+               for _ in range(2)]
     assert results[0] == results[1]
-    assert len(await audit(sessions, ws, "campaign", s.draft)) == 1
+    assert len(await audit_trail(sessions, ws, "campaign", s.draft)) == 1
 
 
 async def test_pause_campaign(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
     result = await call_tool(ws, "pause_campaign", {"campaign_id": str(s.scheduled)})
     assert result.campaign.status == CampaignStatus.PAUSED
-    [(action, changes)] = await audit(sessions, ws, "campaign", s.scheduled)
+    [(action, changes)] = await audit_trail(sessions, ws, "campaign", s.scheduled)
     assert action == "pause" and changes["status"]["after"] == "paused"
-    before = await state(sessions, ws)
-    with pytest.raises(ToolFailed, match="only scheduled or active"):
-        await call_tool(ws, "pause_campaign", {"campaign_id": str(s.draft)})
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(ToolFailed, match="only scheduled or active"):
+            await call_tool(ws, "pause_campaign", {"campaign_id": str(s.draft)})
 
 
 async def test_get_campaign_metrics(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -284,7 +260,7 @@ async def test_get_campaign_metrics(
 
 
 async def test_create_segment_counts_members(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     await seed(sessions, ws)
@@ -296,12 +272,12 @@ async def test_create_segment_counts_members(
     async with scoped_session(sessions, ws.scope) as session:
         row = await SegmentRepository(session, ws.scope).get(result.segment.id)
         assert row.contact_count == 2 and row.last_calculated_at is not None
-    [(action, changes)] = await audit(sessions, ws, "segment", result.segment.id)
+    [(action, changes)] = await audit_trail(sessions, ws, "segment", result.segment.id)
     assert action == "create" and changes["contact_count"]["after"] == 2
 
 
 async def test_list_and_preview_segments(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -318,7 +294,7 @@ async def test_list_and_preview_segments(
 
 
 async def test_create_automation_rule(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -331,12 +307,12 @@ async def test_create_automation_rule(
         "action": "create_task", "action_config": {"title": "Kickoff", "due_in_days": 2},
         "activate": False})
     assert draft.rule.status == "draft" and draft.rule.trigger_config == {"stage": "won"}
-    [(action, changes)] = await audit(sessions, ws, "automation_rule", draft.rule.id)
+    [(action, changes)] = await audit_trail(sessions, ws, "automation_rule", draft.rule.id)
     assert action == "create" and changes["action_config"]["after"]["title"] == "Kickoff"
 
 
 async def test_list_and_switch_automation_rules(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -346,7 +322,7 @@ async def test_list_and_switch_automation_rules(
     paused = await call_tool(ws, "set_automation_rule_status",
                              {"rule_id": str(s.automation), "status": "paused"})
     assert paused.rule.status == "paused"
-    [(action, changes)] = await audit(sessions, ws, "automation_rule", s.automation)
+    [(action, changes)] = await audit_trail(sessions, ws, "automation_rule", s.automation)
     assert action == "set_status"
     assert changes["status"] == {"before": "active", "after": "paused"}
     assert (await call_tool(ws, "list_automation_rules", {"status": "active"})).total == 0
@@ -359,7 +335,7 @@ async def test_list_and_switch_automation_rules(
 
 
 async def test_create_and_list_lead_scoring_rules(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     await seed(sessions, ws)
@@ -367,14 +343,14 @@ async def test_create_and_list_lead_scoring_rules(
         "name": "Webinar", "field": "tags", "operator": "has_tag", "value": "webinar",
         "points": 10, "type": "engagement", "priority": 5})
     assert result.matching_contacts == 1 and result.rule.points == 10
-    [(action, changes)] = await audit(sessions, ws, "lead_scoring_rule", result.rule.id)
+    [(action, changes)] = await audit_trail(sessions, ws, "lead_scoring_rule", result.rule.id)
     assert action == "create" and changes["operator"]["after"] == "has_tag"
     listed = await call_tool(ws, "list_lead_scoring_rules", {}, role=MemberRole.VIEWER)
     assert [r.name for r in listed.rules] == ["Webinar", "Exec", "Churned"]
 
 
 async def test_recompute_lead_scores_audits_each_change(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -383,15 +359,15 @@ async def test_recompute_lead_scores_audits_each_change(
     assert (result.active_rules, result.contacts_changed) == (2, 3)
     assert [(c.name, c.before, c.after) for c in result.biggest_changes] == [
         ("Ada", 80, 25), ("Bob", 40, 0), ("Cy", 10, 0)]
-    [(action, changes)] = await audit(sessions, ws, "contact")
+    [(action, changes)] = await audit_trail(sessions, ws, "contact")
     assert action == "recompute_lead_scores"
     assert changes[str(s.ada)] == {"before": 80, "after": 25}
     again = await call_tool(ws, "recompute_lead_scores", {})
-    assert again.contacts_changed == 0 and len(await audit(sessions, ws, "contact")) == 1
+    assert again.contacts_changed == 0 and len(await audit_trail(sessions, ws, "contact")) == 1
 
 
 async def test_create_and_list_lead_routing_rules(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
@@ -406,7 +382,7 @@ async def test_create_and_list_lead_routing_rules(
     async with scoped_session(sessions, ws.scope) as session:
         row = await LeadRoutingRuleRepository(session, ws.scope).get(shared.rule.id)
         assert row.round_robin and row.round_robin_users == [str(ws.user_id), str(s.colleague)]
-    [(action, _)] = await audit(sessions, ws, "lead_routing_rule", shared.rule.id)
+    [(action, _)] = await audit_trail(sessions, ws, "lead_routing_rule", shared.rule.id)
     assert action == "create"
     listed = await call_tool(ws, "list_lead_routing_rules", {}, role=MemberRole.VIEWER)
     assert [r.name for r in listed.rules] == ["Execs to me", "Everyone else"]
@@ -467,15 +443,14 @@ INVALID: list[tuple[str, Callable[[Seed], dict[str, Any]]]] = [
 
 @pytest.mark.parametrize(("name", "make_args"), INVALID)
 async def test_invalid_arguments_are_retryable_and_change_nothing(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call, name: str,
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool, name: str,
     make_args: Callable[[Seed], dict[str, Any]],
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
-    before = await state(sessions, ws)
-    with pytest.raises(RetryableToolError):
-        await call_tool(ws, name, make_args(s))
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(RetryableToolError):
+            await call_tool(ws, name, make_args(s))
 
 
 #: One valid call of every tool that takes an id, built from a seed.
@@ -502,18 +477,17 @@ MIXED: dict[str, Callable[[Seed, Seed], dict[str, Any]]] = {
 
 @pytest.mark.parametrize("name", sorted(BY_ID))
 async def test_ids_of_another_workspace_are_not_found(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call, name: str
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool, name: str
 ) -> None:
     mine, theirs = await make_workspace(), await make_workspace()
     own = await seed(sessions, mine)
     other = await seed(sessions, theirs)
-    before = (await state(sessions, mine), await state(sessions, theirs))
-    with pytest.raises(RetryableToolError, match="this workspace"):
-        await call_tool(mine, name, BY_ID[name](other))
-    if name in MIXED:
+    async with unchanged(state, sessions, mine, theirs):
         with pytest.raises(RetryableToolError, match="this workspace"):
-            await call_tool(mine, name, MIXED[name](own, other))
-    assert (await state(sessions, mine), await state(sessions, theirs)) == before
+            await call_tool(mine, name, BY_ID[name](other))
+        if name in MIXED:
+            with pytest.raises(RetryableToolError, match="this workspace"):
+                await call_tool(mine, name, MIXED[name](own, other))
 
 
 def test_every_marketing_tool_is_covered(catalog: ToolRegistry) -> None:
@@ -536,14 +510,13 @@ WRITES: dict[str, Callable[[Seed], dict[str, Any]]] = {
 @pytest.mark.parametrize("name", sorted(set(WRITES) - {"get_campaign_metrics",
                                                        "preview_segment"}))
 async def test_viewers_cannot_write(
-    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: Call, name: str
+    sessions: Sessions, make_workspace: MakeWorkspace, call_tool: CallTool, name: str
 ) -> None:
     ws = await make_workspace()
     s = await seed(sessions, ws)
-    before = await state(sessions, ws)
-    with pytest.raises(ToolFailed, match="needs the member role"):
-        await call_tool(ws, name, WRITES[name](s), role=MemberRole.VIEWER)
-    assert await state(sessions, ws) == before
+    async with unchanged(state, sessions, ws):
+        with pytest.raises(ToolFailed, match="needs the member role"):
+            await call_tool(ws, name, WRITES[name](s), role=MemberRole.VIEWER)
 
 
 def test_marketing_catalogue_policy(catalog: ToolRegistry) -> None:

@@ -9,74 +9,37 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tools.tasks  # registers the task tools
 from store.models.admin import (
-    AuditLog,
     EpicStatus,
     SprintStatus,
     TaskPriority,
     TaskStatus,
 )
-from store.models.core import MemberRole, User, WorkspaceMember
+from store.models.core import MemberRole
 from store.repositories.admin import (
-    AuditLogRepository,
     EpicRepository,
     SprintRepository,
     TaskRepository,
 )
-from store.repositories.base import Repository
-from store.tenancy import scoped_session
 from tests.conftest import WorkspaceFixture, create_workspace
+from tests.tools.helpers import (
+    CallTool,
+    Sessions,
+    add_member,
+    audits,
+    count,
+    fetch,
+    seed,
+)
 from tools.errors import RetryableToolError, ToolFailed
 from tools.registry import registry
 from tools.workspace import today
 
-Sessions = async_sessionmaker[AsyncSession]
-CallTool = Any
 TASK_TOOLS = sorted(t.name for t in registry if t.fn.__module__ == tools.tasks.__name__)
 WRITE_TOOLS = ["add_task_to_sprint", "create_epic", "create_sprint", "create_task",
                "update_task"]
-
-
-async def seed(sessions: Sessions, ws: WorkspaceFixture, repo: type[Repository[Any]],
-               **values: Any) -> uuid.UUID:
-    async with scoped_session(sessions, ws.scope) as s:
-        row = await repo(s, ws.scope).create(**values)
-    return row.id
-
-
-async def fetch(sessions: Sessions, ws: WorkspaceFixture, repo: type[Repository[Any]],
-                row_id: uuid.UUID) -> Any:
-    async with scoped_session(sessions, ws.scope) as s:
-        return await repo(s, ws.scope).find(row_id)
-
-
-async def count(sessions: Sessions, ws: WorkspaceFixture, repo: type[Repository[Any]]) -> int:
-    async with scoped_session(sessions, ws.scope) as s:
-        return await repo(s, ws.scope).count()
-
-
-async def audits(sessions: Sessions, ws: WorkspaceFixture) -> list[AuditLog]:
-    async with scoped_session(sessions, ws.scope) as s:
-        return (await AuditLogRepository(s, ws.scope).list(limit=200, descending=False)).items
-
-
-async def add_member(sessions: Sessions, ws: WorkspaceFixture, first: str) -> uuid.UUID:
-    async with scoped_session(sessions, ws.scope) as s:
-        user = User(email=f"{first.lower()}-{uuid.uuid4().hex[:6]}@example.com",
-                    first_name=first, last_name="Tester")
-        s.add(user)
-        await s.flush()
-        s.add(WorkspaceMember(workspace_id=ws.workspace_id, user_id=user.id,
-                              role=MemberRole.MEMBER))
-    return user.id
-
-
-@pytest.fixture
-async def ws(sessions: Sessions) -> WorkspaceFixture:
-    return await create_workspace(sessions)
 
 
 # -- tasks -----------------------------------------------------------------------------------

@@ -7,14 +7,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import tools.workspace  # registers the workspace tools
-from store.models.admin import AuditLog, TaskStatus
-from store.models.core import MemberRole, User, WorkspaceMember
+from store.models.admin import TaskStatus
+from store.models.core import MemberRole
 from store.models.crm import ContactStatus, CustomerStatus, DealStage, ProjectStatus
 from store.models.neptune import OutboundMessage, OutboundStatus
-from store.repositories.admin import AuditLogRepository, TaskRepository
+from store.repositories.admin import TaskRepository
 from store.repositories.core import WorkspaceMemberRepository
 from store.repositories.crm import (
     ContactRepository,
@@ -25,33 +24,8 @@ from store.repositories.crm import (
 from store.repositories.neptune import OutboundMessageRepository
 from store.tenancy import scoped_session
 from tests.conftest import MakeWorkspace, WorkspaceFixture
-from tools.context import Caller, ToolContext
+from tests.tools.helpers import CallTool, Sessions, add_member, audits
 from tools.errors import RetryableToolError, ToolFailed
-from tools.invoke import invoke
-from tools.registry import registry
-
-Sessions = async_sessionmaker[AsyncSession]
-CallTool = Any
-
-
-async def add_member(
-    sessions: Sessions, ws: WorkspaceFixture, first: str, role: MemberRole, *,
-    active: bool = True, email: str | None = None,
-) -> uuid.UUID:
-    async with scoped_session(sessions, ws.scope) as s:
-        user = User(email=email or f"{first.lower()}-{uuid.uuid4().hex[:6]}@example.com",
-                    first_name=first, last_name="Tester")
-        s.add(user)
-        await s.flush()
-        s.add(WorkspaceMember(workspace_id=ws.workspace_id, user_id=user.id, role=role,
-                              is_active=active))
-    return user.id
-
-
-async def audit_rows(sessions: Sessions, ws: WorkspaceFixture) -> list[AuditLog]:
-    async with scoped_session(sessions, ws.scope) as s:
-        page = await AuditLogRepository(s, ws.scope).list(limit=200, descending=False)
-    return page.items
 
 
 async def memberships(sessions: Sessions, ws: WorkspaceFixture) -> dict[uuid.UUID, Any]:
@@ -63,18 +37,6 @@ async def memberships(sessions: Sessions, ws: WorkspaceFixture) -> dict[uuid.UUI
 async def outbox(sessions: Sessions, ws: WorkspaceFixture) -> list[OutboundMessage]:
     async with scoped_session(sessions, ws.scope) as s:
         return (await OutboundMessageRepository(s, ws.scope).list(limit=50)).items
-
-
-async def call_with_key(
-    sessions: Sessions, ws: WorkspaceFixture, name: str, args: dict[str, Any], key: str,
-) -> Any:
-    """Run a tool with a chosen idempotency key, as a retried or resumed call would."""
-    tool = registry.get(name)
-    assert tool is not None
-    caller = Caller.for_member(ws.workspace_id, ws.user_id, MemberRole.OWNER)
-    async with scoped_session(sessions, ws.scope) as session:
-        ctx = ToolContext(caller=caller, session=session, idempotency_key=key)
-        return await invoke(tool, ctx, args)
 
 
 # -- overview and team -----------------------------------------------------------------------
@@ -174,23 +136,23 @@ async def test_invite_creates_membership_email_and_audit(
         result.invitation_id, "new.person@example.com", OutboundStatus.QUEUED)
     assert "Acme Robotics" in (mail.subject or "") and "Welcome aboard!" in mail.body
     assert mail.related_id is not None
-    [audit] = await audit_rows(sessions, ws)
+    [audit] = await audits(sessions, ws)
     assert (audit.action, audit.entity_type, audit.entity_id) == (
         "invite", "workspace_member", str(mail.related_id))
     assert audit.changes["role"] == {"before": None, "after": "viewer"}
 
 
 async def test_invite_retried_with_same_key_happens_once(
-    make_workspace: MakeWorkspace, sessions: Sessions
+    call_tool: CallTool, make_workspace: MakeWorkspace, sessions: Sessions
 ) -> None:
     ws = await make_workspace()
     args = {"email": "once@example.com"}
-    first = await call_with_key(sessions, ws, "invite_member", args, "turn-1:call-1")
-    again = await call_with_key(sessions, ws, "invite_member", args, "turn-1:call-1")
+    first = await call_tool(ws, "invite_member", args, key="turn-1:call-1")
+    again = await call_tool(ws, "invite_member", args, key="turn-1:call-1")
     assert again == first
-    assert len(await outbox(sessions, ws)) == 1 and len(await audit_rows(sessions, ws)) == 1
+    assert len(await outbox(sessions, ws)) == 1 and len(await audits(sessions, ws)) == 1
     with pytest.raises(ToolFailed, match="already a member"):
-        await call_with_key(sessions, ws, "invite_member", args, "turn-2:call-1")
+        await call_tool(ws, "invite_member", args, key="turn-2:call-1")
 
 
 async def test_invite_links_an_existing_user_and_readmits_former_members(
@@ -207,7 +169,7 @@ async def test_invite_links_an_existing_user_and_readmits_former_members(
     back = await call_tool(ws, "invite_member", {"email": "gone@example.com"})
     assert (back.member.user_id, back.rejoined) == (gone, True)
     assert (await memberships(sessions, ws))[gone] == (MemberRole.MEMBER, True, ws.user_id)
-    audit = (await audit_rows(sessions, ws))[-1]
+    audit = (await audits(sessions, ws))[-1]
     assert audit.changes["is_active"] == {"before": False, "after": True}
     assert (await memberships(sessions, other))[known][0] == MemberRole.MEMBER
 
@@ -221,7 +183,7 @@ async def test_invite_refuses_bad_arguments_and_changes_nothing(
         with pytest.raises(RetryableToolError):
             await call_tool(ws, "invite_member", bad)
     assert len(await memberships(sessions, ws)) == 1
-    assert await outbox(sessions, ws) == [] and await audit_rows(sessions, ws) == []
+    assert await outbox(sessions, ws) == [] and await audits(sessions, ws) == []
 
 
 @pytest.mark.parametrize(("role", "flags"), [
@@ -256,7 +218,7 @@ async def test_change_member_role_and_remove_member(
     assert (await memberships(sessions, ws))[lee][1] is False
     team = await call_tool(ws, "list_team_members", {})
     assert lee not in {m.user_id for m in team.members}
-    actions = [(a.action, a.changes) for a in await audit_rows(sessions, ws)]
+    actions = [(a.action, a.changes) for a in await audits(sessions, ws)]
     assert actions == [
         ("role_change", {"role": {"before": "member", "after": "admin"}}),
         ("remove", {"is_active": {"before": True, "after": False}}),
@@ -287,4 +249,4 @@ async def test_member_tools_refuse_owners_self_strangers_and_non_admins(
         await call_tool(ws, "change_member_role", {"member_user_id": str(lee), "role": "owner"})
     assert (await memberships(sessions, ws))[lee] == (MemberRole.MEMBER, True, None)
     assert (await memberships(sessions, other))[stranger] == (MemberRole.MEMBER, True, None)
-    assert await audit_rows(sessions, ws) == [] and await audit_rows(sessions, other) == []
+    assert await audits(sessions, ws) == [] and await audits(sessions, other) == []

@@ -70,6 +70,9 @@ Currency = Annotated[str, BeforeValidator(_upper), Field(pattern=r"^[A-Z]{3}$")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=2)]
 Email = Annotated[str, Field(max_length=254, pattern=EMAIL_PATTERN)]
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=50)]], Field(max_length=20)]
+Cursor = Annotated[
+    str | None, Field(max_length=500, description="`next_cursor` of a previous page, to go on.")
+]
 
 
 def to_cents(amount: Decimal) -> int:

@@ -21,6 +21,7 @@ from tools.crm.common import (
     CONTACT_FIELDS,
     INTERACTION_FIELDS,
     ContactOut,
+    Cursor,
     DealOut,
     DeletedResult,
     Email,
@@ -48,9 +49,7 @@ class SearchContactsArgs(BaseModel):
     status: ContactStatus | None = Field(default=None, description="Only contacts in this status.")
     tag: str | None = Field(default=None, max_length=50, description="Only contacts with this tag.")
     limit: int = Field(default=10, ge=1, le=50, description="Contacts per page (1-50).")
-    cursor: str | None = Field(
-        default=None, max_length=500, description="`next_cursor` of a previous page, to go on."
-    )
+    cursor: Cursor = None
 
 
 class ContactsResult(BaseModel):
@@ -105,9 +104,7 @@ async def get_contact(ctx: ToolContext, args: ContactIdArgs) -> ContactDetail:
 
 class TimelineArgs(ContactIdArgs):
     limit: int = Field(default=20, ge=1, le=100, description="Interactions per page (1-100).")
-    cursor: str | None = Field(
-        default=None, max_length=500, description="`next_cursor` of a previous page, to go on."
-    )
+    cursor: Cursor = None
 
 
 class TimelineResult(BaseModel):

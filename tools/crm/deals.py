@@ -23,6 +23,7 @@ from tools.crm.common import (
     STAGE_PROBABILITY,
     ContactOut,
     Currency,
+    Cursor,
     DealOut,
     DeletedResult,
     InteractionOut,
@@ -61,9 +62,7 @@ class SearchDealsArgs(BaseModel):
     )
     mine: bool = Field(default=False, description="Only deals you own.")
     limit: int = Field(default=10, ge=1, le=50, description="Deals per page (1-50).")
-    cursor: str | None = Field(
-        default=None, max_length=500, description="`next_cursor` of a previous page, to go on."
-    )
+    cursor: Cursor = None
 
 
 class DealsResult(BaseModel):

@@ -25,7 +25,7 @@ from store.repositories.finance import (
     InvoiceRepository,
 )
 from store.repositories.neptune import OutboundMessageRepository
-from tools.audit import record_change, snapshot
+from tools.audit import record_change, replayed, snapshot
 from tools.context import ToolContext
 from tools.errors import RetryableToolError, ToolFailed
 from tools.finance.schemas import (
@@ -68,7 +68,6 @@ from tools.finance.support import (
     expense_state,
     invoice_email,
     invoice_state,
-    replayed,
     workspace_info,
 )
 from tools.registry import Risk, tool

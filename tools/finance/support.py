@@ -1,5 +1,5 @@
-"""What the finance tools need besides their repositories: replay detection, workspace defaults,
-audit snapshots, and the text of an invoice email."""
+"""What the finance tools need besides their repositories: workspace defaults, audit snapshots,
+and the text of an invoice email."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from store.models.admin import AuditLog
 from store.models.finance import Expense, Invoice
-from store.repositories.admin import AuditLogRepository
 from store.repositories.core import WorkspaceMemberRepository
 from store.repositories.crm import CustomerRepository
 from tools.audit import snapshot
@@ -36,27 +34,6 @@ def invoice_state(invoice: Invoice) -> dict[str, object]:
 
 def expense_state(expense: Expense) -> dict[str, object]:
     return snapshot(expense, EXPENSE_FIELDS)
-
-
-async def replayed(ctx: ToolContext, action: str, entity_type: str) -> uuid.UUID | None:
-    """The entity this very call (same idempotency key) already changed, if it ran before.
-
-    Every tool write lands in `audit_logs` with the call's idempotency key in `meta`, in the same
-    transaction as the write, so an audit row with this key proves the effect happened and a
-    retried or resumed call returns it instead of paying, sending or creating twice.
-    """
-    repo = AuditLogRepository(ctx.session, ctx.scope)
-    stmt = (
-        repo.select()
-        .with_only_columns(AuditLog.entity_id)
-        .where(
-            AuditLog.action == action, AuditLog.entity_type == entity_type,
-            AuditLog.meta["idempotency_key"].astext == ctx.idempotency_key,
-        )
-        .limit(1)
-    )
-    found = await ctx.session.scalar(stmt)
-    return uuid.UUID(found) if found else None
 
 
 @dataclass(frozen=True)

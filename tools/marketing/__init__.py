@@ -26,7 +26,7 @@ from store.repositories.marketing import (
     LeadScoringRuleRepository,
     SegmentRepository,
 )
-from tools.audit import record_change, snapshot
+from tools.audit import record_change, replayed, snapshot
 from tools.context import ToolContext
 from tools.errors import RetryableToolError, ToolFailed
 from tools.marketing.schemas import (
@@ -77,7 +77,6 @@ from tools.marketing.support import (
     SEGMENT_FIELDS,
     check_action_config,
     matching_contacts,
-    replayed,
     require_members,
 )
 from tools.registry import Risk, tool

@@ -1,5 +1,5 @@
-"""What the marketing tools need besides their repositories: replay detection, audit snapshots,
-action-config checks, membership checks and segment sizes."""
+"""What the marketing tools need besides their repositories: audit snapshots, action-config
+checks, membership checks and segment sizes."""
 
 from __future__ import annotations
 
@@ -8,9 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from store.errors import NotFound
-from store.models.admin import AuditLog
 from store.models.marketing import ActionType, SegmentRules
-from store.repositories.admin import AuditLogRepository
 from store.repositories.core import WorkspaceMemberRepository
 from store.repositories.marketing import CampaignRepository, SegmentRepository
 from tools.context import ToolContext
@@ -43,27 +41,6 @@ REQUIRED_ACTION_KEYS: dict[ActionType, tuple[tuple[str, ...], ...]] = {
     ActionType.ADD_TO_CAMPAIGN: (("campaign_id",),),
     ActionType.CALL_WEBHOOK: (("url",),),
 }
-
-
-async def replayed(ctx: ToolContext, action: str, entity_type: str) -> uuid.UUID | None:
-    """The entity this very call (same idempotency key) already changed, if it ran before.
-
-    The audit row of a tool write carries the call's idempotency key and commits with the
-    write, so finding it proves the effect happened: a retried or resumed call returns that
-    entity instead of creating or changing it twice.
-    """
-    repo = AuditLogRepository(ctx.session, ctx.scope)
-    stmt = (
-        repo.select()
-        .with_only_columns(AuditLog.entity_id)
-        .where(
-            AuditLog.action == action, AuditLog.entity_type == entity_type,
-            AuditLog.meta["idempotency_key"].astext == ctx.idempotency_key,
-        )
-        .limit(1)
-    )
-    found = await ctx.session.scalar(stmt)
-    return uuid.UUID(found) if found else None
 
 
 async def check_action_config(

@@ -1,36 +1,27 @@
-"""Communications tools: the customer inbox (read, reply, assign), team chat, notifications and
-the workspace's phone numbers.
+"""The customer inbox: list and read conversations, reply to the customer, assign a teammate.
 
 A reply is handed to a `Sender` (the outbox unless the runtime configured another) and appended
 to its inbox conversation in the same transaction, so the inbox shows exactly what went to
 delivery. The conversation message keeps the call's idempotency key in its `meta`: a retried
 or resumed reply finds it and returns it, and neither the outbox nor the inbox gets a second
-copy. Notifications keep the key in their `data` for the same reason; team messages, which have
-no metadata column, are found again through their audit row.
+copy.
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Any, Self
 
-import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 
 from store.models.communications import (
     Conversation,
     ConversationChannel,
     ConversationMessage,
     ConversationStatus,
-    Notification,
     NotificationType,
-    PhoneNumberStatus,
     SenderType,
-    TeamChannelType,
-    TeamMessage,
-    WorkspacePhoneNumber,
 )
 from store.models.crm import Contact, Direction
 from store.models.neptune import OutboundChannel, OutboundStatus
@@ -38,21 +29,15 @@ from store.repositories.communications import (
     ConversationMessageRepository,
     ConversationRepository,
     NotificationRepository,
-    PhoneNumberRepository,
-    TeamChannelRepository,
-    TeamMessageRepository,
 )
-from store.repositories.core import WorkspaceMemberRepository
 from store.repositories.crm import ContactRepository
-from tools.admin import earlier_change
 from tools.audit import record_change, snapshot
+from tools.communications.common import ARGS, ROW, require_member
 from tools.context import ToolContext
 from tools.errors import RetryableToolError, ToolFailed
 from tools.registry import Risk, tool
 from tools.senders import OutgoingMessage, contact_address, sender_for, sending_number
 
-ARGS = ConfigDict(frozen=True, extra="forbid")
-ROW = ConfigDict(from_attributes=True)
 REPLY_CHANNELS = {
     ConversationChannel.EMAIL: OutboundChannel.EMAIL,
     ConversationChannel.SMS: OutboundChannel.SMS,
@@ -60,7 +45,7 @@ REPLY_CHANNELS = {
 }
 
 
-# -- shared output -------------------------------------------------------------------------------
+# -- conversation output -------------------------------------------------------------------------
 
 
 class ConversationOut(BaseModel):
@@ -96,15 +81,6 @@ async def _contacts_of(ctx: ToolContext, rows: list[Conversation]) -> dict[uuid.
     ids = {r.contact_id for r in rows if r.contact_id is not None}
     contacts = await ContactRepository(ctx.session, ctx.scope).get_many(ids)
     return {c.id: c for c in contacts}
-
-
-async def _require_member(ctx: ToolContext, member_id: uuid.UUID) -> None:
-    """Refuse a user id that is not an active member of this workspace (another workspace's
-    member looks exactly like a missing one)."""
-    if await WorkspaceMemberRepository(ctx.session, ctx.scope).for_user(member_id) is None:
-        raise RetryableToolError(
-            f"no active member with id {member_id} in this workspace; list_team_members gives ids"
-        )
 
 
 # -- inbox ---------------------------------------------------------------------------------------
@@ -158,7 +134,7 @@ async def list_inbox_conversations(ctx: ToolContext, args: ListInboxArgs) -> Inb
     if args.contact_id is not None:
         await ContactRepository(ctx.session, ctx.scope).get(args.contact_id)
     if args.assignee_id is not None:
-        await _require_member(ctx, args.assignee_id)
+        await require_member(ctx, args.assignee_id)
     assignee = ctx.caller.user_id if args.mine_only else args.assignee_id
     page = await ConversationRepository(ctx.session, ctx.scope).inbox(
         status=args.status, channel=args.channel, assigned_to=assignee,
@@ -393,7 +369,7 @@ async def assign_conversation(ctx: ToolContext, args: AssignArgs) -> AssignResul
     conversation = await conversations.get(args.conversation_id)
     target = None if args.unassign else (args.assignee_id or ctx.caller.user_id)
     if target is not None:
-        await _require_member(ctx, target)
+        await require_member(ctx, target)
     previous = conversation.assigned_to
     if target != previous:
         conversation = await conversations.assign(conversation.id, target)
@@ -417,212 +393,3 @@ async def _notify_assignment(ctx: ToolContext, conversation: Conversation, to: u
     )
     await record_change(ctx, "create", "notification", row.id,
                         after=snapshot(row, ["user_id", "type", "title", "link"]))
-
-
-# -- team chat -----------------------------------------------------------------------------------
-
-
-class ListTeamChannelsArgs(BaseModel):
-    model_config = ARGS
-
-    limit: int = Field(default=20, ge=1, le=50, description="Most channels to return (1-50).")
-
-
-class TeamChannelOut(BaseModel):
-    model_config = ROW
-
-    id: uuid.UUID
-    name: str
-    type: TeamChannelType
-    description: str | None
-    is_private: bool
-    member_count: int
-    last_message_at: datetime | None
-
-
-class TeamChannelList(BaseModel):
-    channels: list[TeamChannelOut]
-    total: int
-
-
-@tool(
-    risk=Risk.LOW,
-    examples=("which team channels do we have?", "what's the id of #sales?"),
-)
-async def list_team_channels(ctx: ToolContext, args: ListTeamChannelsArgs) -> TeamChannelList:
-    """List the team's chat channels (not archived), most recently active first. Use it to
-    find a channel id for post_team_message."""
-    channels = await TeamChannelRepository(ctx.session, ctx.scope).visible()
-    return TeamChannelList(
-        channels=[TeamChannelOut.model_validate(c) for c in channels[:args.limit]],
-        total=len(channels),
-    )
-
-
-class PostTeamMessageArgs(BaseModel):
-    model_config = ARGS
-
-    channel_id: uuid.UUID = Field(description="The team channel, from list_team_channels.")
-    content: str = Field(min_length=1, max_length=4000, description="The message, as written.")
-    reply_to_message_id: uuid.UUID | None = Field(
-        default=None, description="Post as a thread reply to this top-level message."
-    )
-
-
-class TeamMessageResult(BaseModel):
-    message_id: uuid.UUID
-    channel_id: uuid.UUID
-    channel_name: str
-    parent_message_id: uuid.UUID | None
-    sent_at: datetime
-    already_posted: bool = False
-
-
-async def _team_result(ctx: ToolContext, message: TeamMessage, repeated: bool) -> TeamMessageResult:
-    channel = await TeamChannelRepository(ctx.session, ctx.scope).get(message.channel_id)
-    return TeamMessageResult(
-        message_id=message.id, channel_id=channel.id, channel_name=channel.name,
-        parent_message_id=message.parent_message_id, sent_at=message.sent_at,
-        already_posted=repeated,
-    )
-
-
-@tool(
-    risk=Risk.MEDIUM, title="Post in team channel {channel_id}",
-    examples=("tell #sales we closed Globex", "post in general that the office is closed Monday",
-              "reply in the thread that I'll take it"),
-)
-async def post_team_message(ctx: ToolContext, args: PostTeamMessageArgs) -> TeamMessageResult:
-    """Post a message as you in an internal team channel (or as a reply in a thread). This is
-    team chat, never seen by customers; to answer a customer use reply_to_conversation."""
-    messages = TeamMessageRepository(ctx.session, ctx.scope)
-    earlier = await earlier_change(ctx, "create", "team_message")
-    if earlier is not None:
-        return await _team_result(ctx, await messages.get(uuid.UUID(earlier)), True)
-    message = await messages.post(
-        args.channel_id, ctx.caller.user_id, args.content,
-        parent_message_id=args.reply_to_message_id,
-    )
-    await record_change(ctx, "create", "team_message", message.id, after=snapshot(
-        message, ["channel_id", "parent_message_id", "content"]))
-    return await _team_result(ctx, message, False)
-
-
-# -- notifications -------------------------------------------------------------------------------
-
-
-class NotifyArgs(BaseModel):
-    model_config = ARGS
-
-    recipient_id: uuid.UUID | None = Field(
-        default=None, description="The member to notify (from list_team_members); omit for you."
-    )
-    title: str = Field(min_length=1, max_length=200, description="The headline they will see.")
-    message: str | None = Field(default=None, max_length=2000, description="Optional details.")
-    type: NotificationType = Field(
-        default=NotificationType.INFO,
-        description="info, success, warning, error, mention, assignment or reminder.",
-    )
-    link: str | None = Field(
-        default=None, max_length=500, description="Where it leads, e.g. '/crm/deals/<id>'."
-    )
-
-
-class NotificationResult(BaseModel):
-    notification_id: uuid.UUID
-    recipient_id: uuid.UUID
-    title: str
-    created_at: datetime
-    already_sent: bool = False
-
-
-def _notification_result(row: Notification, repeated: bool) -> NotificationResult:
-    return NotificationResult(notification_id=row.id, recipient_id=row.user_id, title=row.title,
-                              created_at=row.created_at, already_sent=repeated)
-
-
-@tool(
-    risk=Risk.MEDIUM, title="Notify: {title}",
-    examples=("let Priya know the contract is signed", "remind me to follow up with Acme",
-              "notify Sam that the invoice bounced"),
-)
-async def notify_user(ctx: ToolContext, args: NotifyArgs) -> NotificationResult:
-    """Send an in-app notification to a team member (or to yourself, as a reminder). It appears
-    in their notification list; nothing is emailed or texted."""
-    notifications = NotificationRepository(ctx.session, ctx.scope)
-    earlier = await ctx.session.scalar(notifications.select().where(
-        Notification.data["idempotency_key"].astext == ctx.idempotency_key))
-    if earlier is not None:
-        return _notification_result(earlier, True)
-    recipient = args.recipient_id or ctx.caller.user_id
-    await _require_member(ctx, recipient)
-    row = await notifications.create(
-        user_id=recipient, type=args.type, title=args.title, message=args.message,
-        link=args.link, data={"from_user_id": str(ctx.caller.user_id),
-                              "idempotency_key": ctx.idempotency_key},
-    )
-    await record_change(ctx, "create", "notification", row.id,
-                        after=snapshot(row, ["user_id", "type", "title", "message", "link"]))
-    return _notification_result(row, False)
-
-
-# -- phone numbers -------------------------------------------------------------------------------
-
-
-class ListPhoneNumbersArgs(BaseModel):
-    model_config = ARGS
-
-    status: PhoneNumberStatus | None = Field(
-        default=None, description="Only numbers in this state, e.g. 'active'."
-    )
-    capability: str | None = Field(
-        default=None, pattern="^(voice|sms|mms)$",
-        description="Only numbers that can do this: voice, sms or mms.",
-    )
-    limit: int = Field(default=20, ge=1, le=50, description="Most numbers to return (1-50).")
-
-
-class PhoneNumberOut(BaseModel):
-    id: uuid.UUID
-    phone_number: str
-    friendly_name: str | None
-    provider: str
-    status: PhoneNumberStatus
-    voice: bool
-    sms: bool
-    mms: bool
-    monthly_price: Decimal = Field(description="Major units of `currency`, e.g. 1.15.")
-    currency: str
-
-
-class PhoneNumberList(BaseModel):
-    numbers: list[PhoneNumberOut]
-    total: int
-
-
-def _number_out(row: WorkspacePhoneNumber) -> PhoneNumberOut:
-    caps = row.capabilities
-    return PhoneNumberOut(
-        id=row.id, phone_number=row.phone_number, friendly_name=row.friendly_name,
-        provider=row.provider.value, status=row.status, voice=bool(caps.get("voice")),
-        sms=bool(caps.get("sms")), mms=bool(caps.get("mms")),
-        monthly_price=Decimal(row.monthly_price_cents) / 100, currency=row.currency,
-    )
-
-
-@tool(
-    risk=Risk.LOW,
-    examples=("what phone numbers do we have?", "which number can send texts?"),
-)
-async def list_phone_numbers(ctx: ToolContext, args: ListPhoneNumbersArgs) -> PhoneNumberList:
-    """List the workspace's phone numbers with what each can do (voice, SMS, MMS), their status
-    and monthly price."""
-    numbers = PhoneNumberRepository(ctx.session, ctx.scope)
-    where: list[sa.ColumnElement[bool]] = []
-    if args.status is not None:
-        where.append(WorkspacePhoneNumber.status == args.status)
-    if args.capability is not None:
-        where.append(WorkspacePhoneNumber.capabilities[args.capability].as_boolean())
-    stmt = numbers.select().where(*where).order_by(WorkspacePhoneNumber.phone_number)
-    rows = list(await ctx.session.scalars(stmt))
-    return PhoneNumberList(numbers=[_number_out(r) for r in rows[:args.limit]], total=len(rows))
