@@ -142,7 +142,7 @@ async def load_history(
     after the latest summary, split into what fits and what needs summarising."""
     repo = MessageRepository(session, scope)
     summary = await repo.latest_summary(conversation_id)
-    after = summary.summary_of_until_seq or 0 if summary else 0
+    after = (summary.summary_of_until_seq or 0) if summary else 0
     rows = await repo.history(conversation_id, after_seq=after, before_seq=before_seq,
                               limit=HISTORY_ROWS)
     kept, overflow = fit(units_of(reversed(rows)), budget)

@@ -127,13 +127,11 @@ class EventLog:
         self.hub, self.scope, self.conversation_id = hub, scope, conversation_id
         self.seq = last_seq
         self.pending: list[Event] = []
-        self.history: list[Event] = []
 
     def emit(self, event: Event) -> Event:
         self.seq += 1
         numbered: Event = event.model_copy(update={"seq": self.seq})
         self.pending.append(numbered)
-        self.history.append(numbered)
         self.hub.publish(numbered)
         return numbered
 

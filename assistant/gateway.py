@@ -74,6 +74,13 @@ class ToolCall:
     name: str
     arguments: str
 
+    def decoded(self) -> Any:
+        """The arguments as JSON, or the raw text when the model sent something that is not."""
+        try:
+            return json.loads(self.arguments or "{}")
+        except json.JSONDecodeError:
+            return self.arguments
+
     def as_message(self) -> dict[str, Any]:
         return {"id": self.id, "type": "function",
                 "function": {"name": self.name, "arguments": self.arguments}}
@@ -328,6 +335,3 @@ def _absorb(assembly: _Assembly, chunk: Any, model: str) -> list[str]:
             assembly.finish_reason = choice.finish_reason
     return texts
 
-
-def dumps_arguments(arguments: Mapping[str, Any]) -> str:
-    return json.dumps(arguments, separators=(",", ":"), default=str)

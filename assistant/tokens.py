@@ -53,9 +53,5 @@ def count_message(message: Mapping[str, Any]) -> int:
     return total
 
 
-def count_messages(messages: Iterable[Mapping[str, Any]]) -> int:
-    return sum(count_message(m) for m in messages)
-
-
 def count_tools(schemas: Iterable[Mapping[str, Any]]) -> int:
     return sum(count_text(json.dumps(s, separators=(",", ":"))) for s in schemas)

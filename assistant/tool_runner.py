@@ -41,7 +41,7 @@ from tools.registry import Tool, ToolRegistry
 
 log = logging.getLogger(__name__)
 Status = Literal["success", "error", "awaiting_approval", "rejected", "refused"]
-RESULT_SUMMARY_CHARS = 2000
+UNPARSED_CHARS = 2000
 
 
 class ToolCrashed(Exception):
@@ -130,18 +130,17 @@ async def _record_unrun(batch: CallBatch, call: ToolCall, outcome: CallOutcome) 
         await history.create(
             user_id=batch.caller.user_id, conversation_id=batch.conversation_id,
             message_id=batch.message_id, tool_call_id=call.id, action_type=call.name[:100],
-            input=_raw_input(call.arguments), ai_model=batch.model,
+            input=_raw_input(call), ai_model=batch.model,
             idempotency_key=batch.key(call), status=ActionStatus.ERROR, error=outcome.error,
             duration_ms=outcome.duration_ms,
         )
 
 
-def _raw_input(arguments: str) -> dict[str, Any]:
-    try:
-        value = json.loads(arguments or "{}")
-    except json.JSONDecodeError:
-        return {"unparsed": arguments[:RESULT_SUMMARY_CHARS]}
-    return value if isinstance(value, dict) else {"unparsed": value}
+def _raw_input(call: ToolCall) -> dict[str, Any]:
+    value = call.decoded()
+    if isinstance(value, dict):
+        return value
+    return {"unparsed": value[:UNPARSED_CHARS] if isinstance(value, str) else value}
 
 
 async def _execute(

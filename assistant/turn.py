@@ -7,7 +7,6 @@ holds the conversation's turn lock around it and turns stop, errors and crashes 
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager
@@ -27,10 +26,8 @@ from assistant.gateway import (
     Completion,
     GatewayError,
     ModelRequest,
-    ModelTarget,
     Restarted,
     TextChunk,
-    ToolCall,
 )
 from assistant.ledger import record_attempts
 from assistant.tokens import count_message, count_text
@@ -258,7 +255,7 @@ class TurnRunner:
         setting = self._setting()
         for call in completion.tool_calls:
             self.log.make(ev.ToolStarted, turn_id=self.turn_id, call_id=call.id,
-                          tool=call.name, arguments=_arguments(call))
+                          tool=call.name, arguments=call.decoded())
         batch = CallBatch(
             self.caller, self.deps.database.sessions, self.deps.registry, setting.overrides,
             self.turn_id, self.conversation_id, self._finished(),
@@ -344,8 +341,7 @@ class TurnRunner:
         async with self._session() as session:
             await MessageRepository(session, self.caller.scope).finish(
                 message.id, content=content, token_count=count_message({"content": content}),
-                status=MessageStatus.COMPLETE if status == "complete" else
-                MessageStatus(status if status == "stopped" else "error"),
+                status=MessageStatus(status),
                 meta={"turn_id": str(self.turn_id)},
             )
             await self.log.flush(session)
@@ -402,15 +398,7 @@ class TurnRunner:
         self._count_spent(attempts)
 
 
-def _arguments(call: ToolCall) -> Any:
-    try:
-        return json.loads(call.arguments or "{}")
-    except json.JSONDecodeError:
-        return call.arguments
-
-
 def _channel(channel: str) -> str:
     return channel if channel in prompts.CHANNELS else "api"
 
 
-__all__ = ["ModelTarget", "TurnError", "TurnOutcome", "TurnRunner"]
