@@ -10,7 +10,7 @@ due posts into published ones. A post drafted from a topic idea is linked throug
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Self
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, model_validator
@@ -40,6 +40,7 @@ from tools.audit import record_change, replayed, snapshot
 from tools.context import ToolContext
 from tools.errors import RetryableToolError
 from tools.registry import Risk, tool
+from tools.workspace import today
 
 ARGS = ConfigDict(frozen=True, extra="forbid")
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
@@ -532,7 +533,7 @@ class ArticleAnalyticsResult(BaseModel):
 
 
 def _period(args: ArticleAnalyticsArgs) -> tuple[date, date]:
-    end = args.end or datetime.now(UTC).date()
+    end = args.end or today()
     start = args.start or end - timedelta(days=30)
     if end < start:
         raise RetryableToolError("end must not be before start")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -36,7 +36,7 @@ from store.repositories.crm import (
 from store.repositories.neptune import OutboundMessageRepository
 from tools.audit import record_change, snapshot
 from tools.context import ToolContext
-from tools.errors import ToolFailed
+from tools.errors import RetryableToolError, ToolFailed
 from tools.registry import Risk, tool
 
 DEFAULT_CURRENCY = "USD"
@@ -78,6 +78,15 @@ async def require_member(
     return user_id
 
 
+async def require_active_member(ctx: ToolContext, user_id: uuid.UUID) -> None:
+    """Like `require_member`, but as the retry advice a model acts on: the id must name an
+    active member, and `list_team_members` gives the ids."""
+    if await WorkspaceMemberRepository(ctx.session, ctx.scope).for_user(user_id) is None:
+        raise RetryableToolError(
+            f"no active member with id {user_id} in this workspace; list_team_members gives ids"
+        )
+
+
 async def user_names(ctx: ToolContext, ids: Iterable[uuid.UUID | None]) -> dict[uuid.UUID, str]:
     """Display names of the given users who are members of this workspace."""
     wanted = {i for i in ids if i is not None}
@@ -102,6 +111,11 @@ async def workspace_currency(ctx: ToolContext) -> str:
     workspace = await WorkspaceMemberRepository(ctx.session, ctx.scope).workspace()
     value = (workspace.settings or {}).get("currency")
     return value.upper() if isinstance(value, str) and len(value) == 3 else DEFAULT_CURRENCY
+
+
+def to_cents(amount: Decimal) -> int:
+    """Major units to integer cents (arguments are validated to two decimals)."""
+    return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
 
 
 def major_units(cents: int) -> Decimal:

@@ -32,11 +32,12 @@ from store.repositories.communications import (
 )
 from store.repositories.crm import ContactRepository
 from tools.audit import record_change, snapshot
-from tools.communications.common import ARGS, ROW, require_member
+from tools.communications.common import ARGS, ROW
 from tools.context import ToolContext
 from tools.errors import RetryableToolError, ToolFailed
 from tools.registry import Risk, tool
 from tools.senders import OutgoingMessage, contact_address, sender_for, sending_number
+from tools.workspace import require_active_member
 
 REPLY_CHANNELS = {
     ConversationChannel.EMAIL: OutboundChannel.EMAIL,
@@ -134,7 +135,7 @@ async def list_inbox_conversations(ctx: ToolContext, args: ListInboxArgs) -> Inb
     if args.contact_id is not None:
         await ContactRepository(ctx.session, ctx.scope).get(args.contact_id)
     if args.assignee_id is not None:
-        await require_member(ctx, args.assignee_id)
+        await require_active_member(ctx, args.assignee_id)
     assignee = ctx.caller.user_id if args.mine_only else args.assignee_id
     page = await ConversationRepository(ctx.session, ctx.scope).inbox(
         status=args.status, channel=args.channel, assigned_to=assignee,
@@ -369,7 +370,7 @@ async def assign_conversation(ctx: ToolContext, args: AssignArgs) -> AssignResul
     conversation = await conversations.get(args.conversation_id)
     target = None if args.unassign else (args.assignee_id or ctx.caller.user_id)
     if target is not None:
-        await require_member(ctx, target)
+        await require_active_member(ctx, target)
     previous = conversation.assigned_to
     if target != previous:
         conversation = await conversations.assign(conversation.id, target)

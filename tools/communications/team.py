@@ -25,9 +25,10 @@ from store.repositories.communications import (
     TeamMessageRepository,
 )
 from tools.audit import record_change, replayed, snapshot
-from tools.communications.common import ARGS, ROW, require_member
+from tools.communications.common import ARGS, ROW
 from tools.context import ToolContext
 from tools.registry import Risk, tool
+from tools.workspace import require_active_member
 
 # -- team chat -----------------------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ async def notify_user(ctx: ToolContext, args: NotifyArgs) -> NotificationResult:
     if earlier is not None:
         return _notification_result(earlier, True)
     recipient = args.recipient_id or ctx.caller.user_id
-    await require_member(ctx, recipient)
+    await require_active_member(ctx, recipient)
     row = await notifications.create(
         user_id=recipient, type=args.type, title=args.title, message=args.message,
         link=args.link, data={"from_user_id": str(ctx.caller.user_id),

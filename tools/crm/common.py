@@ -75,11 +75,6 @@ Cursor = Annotated[
 ]
 
 
-def to_cents(amount: Decimal) -> int:
-    """Major units to integer cents (amounts are validated to two decimals)."""
-    return int(amount * 100)
-
-
 async def currency_or_default(ctx: ToolContext, currency: str | None) -> str:
     return currency if currency is not None else await workspace_currency(ctx)
 

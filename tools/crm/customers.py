@@ -31,10 +31,9 @@ from tools.crm.common import (
     currency_or_default,
     given,
     require_changes,
-    to_cents,
 )
 from tools.registry import Risk, tool
-from tools.workspace import count_rows, today
+from tools.workspace import count_rows, to_cents, today
 
 
 class ListCustomersArgs(BaseModel):

@@ -34,12 +34,12 @@ from tools.crm.common import (
     given,
     owner_ids,
     require_changes,
-    to_cents,
 )
 from tools.registry import Risk, tool
 from tools.workspace import (
     major_units,
     require_member,
+    to_cents,
     today,
     user_names,
     workspace_currency,

@@ -34,10 +34,9 @@ from tools.crm.common import (
     check_members,
     currency_or_default,
     given,
-    to_cents,
 )
 from tools.registry import Risk, tool
-from tools.workspace import count_rows, today
+from tools.workspace import count_rows, to_cents, today
 
 ENTITY = "prospect"
 

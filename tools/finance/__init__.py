@@ -57,10 +57,7 @@ from tools.finance.schemas import (
     SendInvoiceResult,
     StatusTotal,
     SubmitExpenseArgs,
-    from_cents,
     period_bounds,
-    to_cents,
-    today,
 )
 from tools.finance.support import (
     customer_name,
@@ -71,6 +68,7 @@ from tools.finance.support import (
     workspace_info,
 )
 from tools.registry import Risk, tool
+from tools.workspace import major_units, to_cents, today
 
 CLOSED = (InvoiceStatus.PAID, InvoiceStatus.CANCELLED)
 REJECTED = ExpenseStatus.REJECTED
@@ -273,7 +271,7 @@ async def _apply_payment(ctx: ToolContext, args: RecordPaymentArgs) -> Invoice:
         # Said in the invoice's major units; the repository re-checks under the row lock.
         raise RetryableToolError(
             f"payment of {args.amount} {current.currency} exceeds the balance of "
-            f"{from_cents(current.balance_cents)} {current.currency} on invoice "
+            f"{major_units(current.balance_cents)} {current.currency} on invoice "
             f"{current.invoice_number}"
         )
     before = invoice_state(current)
@@ -320,7 +318,7 @@ async def list_overdue_invoices(ctx: ToolContext, args: ListOverdueArgs) -> Over
     return OverdueInvoices(
         invoices=[InvoiceOut.of(i, names.get(i.customer_id)) for i in shown],
         total=len(overdue.invoices),
-        at_risk=[MoneyOut(amount=from_cents(c), currency=k)
+        at_risk=[MoneyOut(amount=major_units(c), currency=k)
                  for k, c in sorted(overdue.at_risk_cents.items())],
     )
 
@@ -342,13 +340,13 @@ async def get_finance_summary(ctx: ToolContext, args: FinanceSummaryArgs) -> Fin
         start, end, currency=currency
     )
     return FinanceSummaryResult(
-        start=start, end=end, currency=currency, invoiced=from_cents(s.invoiced_cents),
-        collected=from_cents(s.collected_cents), outstanding=from_cents(s.outstanding_cents),
-        expenses=from_cents(s.expenses_cents - s.expenses_by_status.get(REJECTED, 0)),
-        net=from_cents(s.net_cents),
-        expenses_by_category=[CategoryTotal(category=k, amount=from_cents(v))
+        start=start, end=end, currency=currency, invoiced=major_units(s.invoiced_cents),
+        collected=major_units(s.collected_cents), outstanding=major_units(s.outstanding_cents),
+        expenses=major_units(s.expenses_cents - s.expenses_by_status.get(REJECTED, 0)),
+        net=major_units(s.net_cents),
+        expenses_by_category=[CategoryTotal(category=k, amount=major_units(v))
                               for k, v in sorted(s.expenses_by_category.items())],
-        expenses_by_status=[StatusTotal(status=k, amount=from_cents(v))
+        expenses_by_status=[StatusTotal(status=k, amount=major_units(v))
                             for k, v in sorted(s.expenses_by_status.items())],
     )
 

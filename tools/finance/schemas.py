@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import UTC, date, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,9 +23,9 @@ from store.models.finance import (
     Invoice,
     InvoiceStatus,
 )
+from tools.workspace import major_units, today
 
 FROZEN = ConfigDict(frozen=True, extra="forbid")
-CENT = Decimal("0.01")
 #: Default payment term when an invoice is created without a due date.
 PAYMENT_TERM_DAYS = 30
 
@@ -33,19 +33,6 @@ Amount = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
 Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 URL_PATTERN = r"^https?://\S+$"
-
-
-def to_cents(amount: Decimal) -> int:
-    """Major units to integer cents (12.345 cannot arrive: arguments allow two decimals)."""
-    return int((amount * 100).to_integral_value(rounding=ROUND_HALF_UP))
-
-
-def from_cents(cents: int) -> Decimal:
-    return (Decimal(cents) / 100).quantize(CENT)
-
-
-def today() -> date:
-    return datetime.now(UTC).date()
 
 
 # -- periods ---------------------------------------------------------------------------------
@@ -316,10 +303,10 @@ class InvoiceOut(BaseModel):
         return cls(
             id=invoice.id, invoice_number=invoice.invoice_number, status=invoice.status,
             customer_id=invoice.customer_id, customer_name=customer_name,
-            currency=invoice.currency, subtotal=from_cents(invoice.amount_cents),
-            tax=from_cents(invoice.tax_cents), total=from_cents(invoice.total_cents),
-            amount_paid=from_cents(invoice.amount_paid_cents),
-            balance=from_cents(invoice.balance_cents), issue_date=invoice.issue_date,
+            currency=invoice.currency, subtotal=major_units(invoice.amount_cents),
+            tax=major_units(invoice.tax_cents), total=major_units(invoice.total_cents),
+            amount_paid=major_units(invoice.amount_paid_cents),
+            balance=major_units(invoice.balance_cents), issue_date=invoice.issue_date,
             due_date=invoice.due_date, days_overdue=late if unpaid and late > 0 else None,
             sent_at=invoice.sent_at, paid_at=invoice.paid_at,
         )
@@ -343,9 +330,9 @@ class InvoiceDetail(InvoiceOut):
         lines = [
             LineItemOut(
                 description=item.description, quantity=Decimal(str(item.quantity)),
-                unit_price=from_cents(item.unit_price_cents),
+                unit_price=major_units(item.unit_price_cents),
                 tax_rate_percent=Decimal(str(item.tax_rate_percent)),
-                subtotal=from_cents(item.subtotal_cents),
+                subtotal=major_units(item.subtotal_cents),
             )
             for item in invoice.items()
         ]
@@ -423,7 +410,7 @@ class ExpenseOut(BaseModel):
     def of(cls, expense: Expense) -> ExpenseOut:
         return cls(
             id=expense.id, description=expense.description,
-            amount=from_cents(expense.amount_cents), currency=expense.currency,
+            amount=major_units(expense.amount_cents), currency=expense.currency,
             category=expense.category, status=expense.status, spent_on=expense.date,
             vendor=expense.vendor, project_id=expense.project_id,
             submitted_by=expense.submitted_by, approved_by=expense.approved_by,

@@ -13,7 +13,7 @@ from store.repositories.core import WorkspaceMemberRepository
 from store.repositories.crm import CustomerRepository
 from tools.audit import snapshot
 from tools.context import ToolContext
-from tools.finance.schemas import from_cents
+from tools.workspace import major_units
 
 DEFAULT_CURRENCY = "USD"
 INVOICE_FIELDS = (
@@ -68,7 +68,7 @@ def invoice_email(
     invoice: Invoice, sender: str, customer: str | None, note: str | None, *, reminder: bool
 ) -> tuple[str, str]:
     """Subject and plain-text body of the email that carries an invoice (or a reminder)."""
-    money = f"{from_cents(invoice.balance_cents)} {invoice.currency}"
+    money = f"{major_units(invoice.balance_cents)} {invoice.currency}"
     subject = (f"Reminder: invoice {invoice.invoice_number} from {sender}" if reminder
                else f"Invoice {invoice.invoice_number} from {sender}")
     lines = [f"Hello{' ' + customer if customer else ''},", ""]
@@ -77,10 +77,10 @@ def invoice_email(
     lines.append(f"Invoice {invoice.invoice_number} ({invoice.issue_date}):")
     for item in invoice.items():
         lines.append(f"  {item.description}: {item.quantity:g} x "
-                     f"{from_cents(item.unit_price_cents)} = {from_cents(item.subtotal_cents)}")
+                     f"{major_units(item.unit_price_cents)} = {major_units(item.subtotal_cents)}")
     lines += [
-        f"Subtotal {from_cents(invoice.amount_cents)}, tax {from_cents(invoice.tax_cents)}, "
-        f"total {from_cents(invoice.total_cents)} {invoice.currency}.",
+        f"Subtotal {major_units(invoice.amount_cents)}, tax {major_units(invoice.tax_cents)}, "
+        f"total {major_units(invoice.total_cents)} {invoice.currency}.",
         f"Amount due: {money}" + (f", by {invoice.due_date}." if invoice.due_date else "."),
         "", f"Thank you, {sender}",
     ]

@@ -67,7 +67,6 @@ from tools.marketing.schemas import (
     SegmentResult,
     SetAutomationStatusArgs,
     UpdateCampaignArgs,
-    cents,
 )
 from tools.marketing.support import (
     AUTOMATION_FIELDS,
@@ -77,9 +76,9 @@ from tools.marketing.support import (
     SEGMENT_FIELDS,
     check_action_config,
     matching_contacts,
-    require_members,
 )
 from tools.registry import Risk, tool
+from tools.workspace import require_active_member, to_cents
 
 EDITABLE = (CampaignStatus.DRAFT, CampaignStatus.PAUSED)
 PAUSABLE = (CampaignStatus.SCHEDULED, CampaignStatus.ACTIVE)
@@ -104,7 +103,7 @@ async def _content_values(
     parts = {"headline": args.headline, "body": args.body, "cta_url": args.cta_url}
     values: dict[str, Any] = {
         "subject": args.subject, "segment_id": args.segment_id, "channel_id": args.channel_id,
-        "budget_cents": None if args.budget is None else cents(args.budget),
+        "budget_cents": None if args.budget is None else to_cents(args.budget),
     }
     values = {k: v for k, v in values.items() if v is not None}
     if any(v is not None for v in parts.values()):
@@ -438,7 +437,8 @@ async def create_lead_routing_rule(
         rule = await repo.get(earlier)
     else:
         owners = [args.assign_to] if args.assign_to else args.round_robin_members
-        await require_members(ctx, owners)
+        for owner in owners:
+            await require_active_member(ctx, owner)
         rule = await repo.create(
             name=args.name, conditions=args.conditions.stored(), assign_to=args.assign_to,
             round_robin=bool(args.round_robin_members),

@@ -32,6 +32,7 @@ from store.models.marketing import (
     TriggerType,
 )
 from store.repositories.marketing import CampaignReport
+from tools.workspace import major_units
 
 FROZEN = ConfigDict(frozen=True, extra="forbid")
 Amount = Annotated[Decimal, Field(max_digits=14, decimal_places=2)]
@@ -54,14 +55,6 @@ VALUE_HELP = (
     "for has_tag, a number of days for within_last_days; omit for is_set/is_not_set. Status is "
     "one of lead, active, inactive, customer, churned."
 )
-
-
-def cents(amount: Decimal) -> int:
-    return int(amount * 100)
-
-
-def major(amount_cents: int) -> Decimal:
-    return (Decimal(amount_cents) / 100).quantize(Decimal("0.01"))
 
 
 # -- conditions ------------------------------------------------------------------------------
@@ -314,8 +307,8 @@ class CampaignOut(BaseModel):
         return cls(
             id=c.id, name=c.name, type=c.type, status=c.status, subject=c.subject,
             segment_id=c.segment_id, channel_id=c.channel_id, scheduled_at=c.scheduled_at,
-            sent_at=c.sent_at, completed_at=c.completed_at, budget=major(c.budget_cents),
-            spent=major(c.spent_cents), currency=c.currency,
+            sent_at=c.sent_at, completed_at=c.completed_at, budget=major_units(c.budget_cents),
+            spent=major_units(c.spent_cents), currency=c.currency,
         )
 
 

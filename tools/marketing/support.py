@@ -4,12 +4,11 @@ checks, membership checks and segment sizes."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from store.errors import NotFound
 from store.models.marketing import ActionType, SegmentRules
-from store.repositories.core import WorkspaceMemberRepository
 from store.repositories.marketing import CampaignRepository, SegmentRepository
 from tools.context import ToolContext
 from tools.errors import RetryableToolError
@@ -65,17 +64,6 @@ def _uuid(value: Any, entity: str) -> uuid.UUID:
         return uuid.UUID(str(value))
     except ValueError as exc:
         raise NotFound(entity, str(value)) from exc
-
-
-async def require_members(ctx: ToolContext, user_ids: Iterable[uuid.UUID]) -> None:
-    """Every id must be an active member of this workspace (users are global rows)."""
-    members = WorkspaceMemberRepository(ctx.session, ctx.scope)
-    for user_id in user_ids:
-        if await members.for_user(user_id) is None:
-            raise RetryableToolError(
-                f"{user_id} is not an active member of this workspace; use an id that "
-                "list_team_members returns"
-            )
 
 
 async def matching_contacts(ctx: ToolContext, rules: SegmentRules | Mapping[str, Any]) -> int:
