@@ -53,6 +53,41 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT NULLIF(current_setting('neptune.workspace_id', true), '')::uuid $$
 """
 
+# What the worker must do now, across workspaces, for a role that can see only one workspace at a
+# time: kind, workspace and record id of each due item, nothing else. SECURITY DEFINER runs it
+# as the owner (BYPASSRLS); the worker then claims and handles each item inside that item's own
+# workspace scope. `embedding_model` NULL skips the knowledge kind.
+DUE_WORK = "neptune_due_work(timestamptz, text, integer)"
+DUE_WORK_FUNCTION = """
+CREATE OR REPLACE FUNCTION neptune_due_work(
+    at timestamptz, embedding_model text, max_rows integer
+) RETURNS TABLE (kind text, workspace_id uuid, record_id uuid, due_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+  (SELECT 'campaign', c.workspace_id, c.id, c.scheduled_at FROM campaigns c
+    WHERE c.status = 'scheduled' AND c.scheduled_at <= at
+    ORDER BY c.scheduled_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'blog_post', p.workspace_id, p.id, p.scheduled_at FROM blog_posts p
+    WHERE p.status = 'scheduled' AND p.scheduled_at <= at
+    ORDER BY p.scheduled_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'agent_schedule', s.workspace_id, s.id, s.next_run_at FROM agent_schedules s
+    WHERE s.enabled AND s.next_run_at <= at
+    ORDER BY s.next_run_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'grid_resume', g.workspace_id, g.id, g.resume_at FROM grid_executions g
+    WHERE g.status = 'waiting' AND g.resume_at <= at
+    ORDER BY g.resume_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'embed', k.workspace_id, k.item_id, min(k.created_at) FROM knowledge_chunks k
+    WHERE embedding_model IS NOT NULL
+      AND k.embedding_model IS DISTINCT FROM embedding_model
+    GROUP BY k.workspace_id, k.item_id
+    ORDER BY min(k.created_at) LIMIT max_rows)
+$$
+"""
+
 
 def enable_row_level_security() -> None:
     op.execute(WORKSPACE_FUNCTION)
@@ -75,6 +110,9 @@ def enable_row_level_security() -> None:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {{SERVICE_ROLE}}"
     )
     op.execute(f"REVOKE ALL ON alembic_version FROM {{SERVICE_ROLE}}")
+    op.execute(DUE_WORK_FUNCTION)
+    op.execute(f"REVOKE ALL ON FUNCTION {{DUE_WORK}} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {{DUE_WORK}} TO {{SERVICE_ROLE}}")
     op.execute(
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {{SERVICE_ROLE}}"
@@ -82,6 +120,7 @@ def enable_row_level_security() -> None:
 
 
 def disable_row_level_security() -> None:
+    op.execute(f"DROP FUNCTION IF EXISTS {{DUE_WORK}}")
     op.execute(
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
         f"REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {{SERVICE_ROLE}}"

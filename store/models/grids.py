@@ -73,8 +73,13 @@ class EdgeType(enum.StrEnum):
 
 
 class GridRunStatus(enum.StrEnum):
+    """`waiting` sleeps in a delay node until `resume_at`; `paused` waits for a person to approve
+    an action node's tool call (an `agent_pending_actions` row naming the execution)."""
+
     PENDING = "pending"
     RUNNING = "running"
+    WAITING = "waiting"
+    PAUSED = "paused"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -167,6 +172,10 @@ class GridExecution(TenantTable):
         tenant_fk("galaxy_grids", "grid_id", ondelete="CASCADE"),
         sa.Index(None, "workspace_id", "grid_id", "created_at"),
         sa.Index(None, "workspace_id", "status"),
+        sa.Index(
+            "ix_grid_executions_resume_at", "resume_at",
+            postgresql_where=sa.text("status = 'waiting'"),
+        ),
     )
     grid_id: Mapped[uuid.UUID]
     grid_version: Mapped[int | None]
@@ -180,6 +189,8 @@ class GridExecution(TenantTable):
     started_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     duration_ms: Mapped[int | None]
+    # When a `waiting` run's delay ends; the worker resumes it then.
+    resume_at: Mapped[datetime | None]
     nodes_executed: Mapped[int] = counter_column()
     nodes_succeeded: Mapped[int] = counter_column()
     nodes_failed: Mapped[int] = counter_column()

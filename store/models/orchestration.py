@@ -285,6 +285,7 @@ class AgentPendingAction(TenantTable):
         tenant_fk("agents", "agent_id"),
         tenant_fk("agent_teams", "team_id"),
         tenant_fk("agent_workflow_executions", "workflow_execution_id"),
+        tenant_fk("grid_executions", "grid_execution_id", ondelete="CASCADE"),
         sa.UniqueConstraint("workspace_id", "idempotency_key"),
         sa.Index(None, "workspace_id", "status", "expires_at"),
         sa.Index(None, "workspace_id", "user_id", "status"),
@@ -297,6 +298,8 @@ class AgentPendingAction(TenantTable):
     agent_id: Mapped[uuid.UUID | None]
     team_id: Mapped[uuid.UUID | None]
     workflow_execution_id: Mapped[uuid.UUID | None]
+    # A grid run paused on this action's approval; approving it resumes the run.
+    grid_execution_id: Mapped[uuid.UUID | None]
     user_id: Mapped[uuid.UUID | None] = user_fk()
     # The ai tables belong to another domain module; kept as a plain id, not a foreign key.
     conversation_id: Mapped[uuid.UUID | None]

@@ -108,6 +108,41 @@ LANGUAGE sql STABLE PARALLEL SAFE
 AS $$ SELECT NULLIF(current_setting('neptune.workspace_id', true), '')::uuid $$
 """
 
+# What the worker must do now, across workspaces, for a role that can see only one workspace at a
+# time: kind, workspace and record id of each due item, nothing else. SECURITY DEFINER runs it
+# as the owner (BYPASSRLS); the worker then claims and handles each item inside that item's own
+# workspace scope. `embedding_model` NULL skips the knowledge kind.
+DUE_WORK = "neptune_due_work(timestamptz, text, integer)"
+DUE_WORK_FUNCTION = """
+CREATE OR REPLACE FUNCTION neptune_due_work(
+    at timestamptz, embedding_model text, max_rows integer
+) RETURNS TABLE (kind text, workspace_id uuid, record_id uuid, due_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+  (SELECT 'campaign', c.workspace_id, c.id, c.scheduled_at FROM campaigns c
+    WHERE c.status = 'scheduled' AND c.scheduled_at <= at
+    ORDER BY c.scheduled_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'blog_post', p.workspace_id, p.id, p.scheduled_at FROM blog_posts p
+    WHERE p.status = 'scheduled' AND p.scheduled_at <= at
+    ORDER BY p.scheduled_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'agent_schedule', s.workspace_id, s.id, s.next_run_at FROM agent_schedules s
+    WHERE s.enabled AND s.next_run_at <= at
+    ORDER BY s.next_run_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'grid_resume', g.workspace_id, g.id, g.resume_at FROM grid_executions g
+    WHERE g.status = 'waiting' AND g.resume_at <= at
+    ORDER BY g.resume_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'embed', k.workspace_id, k.item_id, min(k.created_at) FROM knowledge_chunks k
+    WHERE embedding_model IS NOT NULL
+      AND k.embedding_model IS DISTINCT FROM embedding_model
+    GROUP BY k.workspace_id, k.item_id
+    ORDER BY min(k.created_at) LIMIT max_rows)
+$$
+"""
+
 
 def enable_row_level_security() -> None:
     op.execute(WORKSPACE_FUNCTION)
@@ -130,6 +165,9 @@ def enable_row_level_security() -> None:
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {SERVICE_ROLE}"
     )
     op.execute(f"REVOKE ALL ON alembic_version FROM {SERVICE_ROLE}")
+    op.execute(DUE_WORK_FUNCTION)
+    op.execute(f"REVOKE ALL ON FUNCTION {DUE_WORK} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {DUE_WORK} TO {SERVICE_ROLE}")
     op.execute(
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
         f"GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {SERVICE_ROLE}"
@@ -137,6 +175,7 @@ def enable_row_level_security() -> None:
 
 
 def disable_row_level_security() -> None:
+    op.execute(f"DROP FUNCTION IF EXISTS {DUE_WORK}")
     op.execute(
         "ALTER DEFAULT PRIVILEGES IN SCHEMA public "
         f"REVOKE SELECT, INSERT, UPDATE, DELETE ON TABLES FROM {SERVICE_ROLE}"
@@ -1195,7 +1234,7 @@ def upgrade() -> None:
     sa.Column('id', sa.Uuid(), server_default=sa.text('gen_random_uuid()'), nullable=False),
     sa.Column('grid_id', sa.Uuid(), nullable=False),
     sa.Column('grid_version', sa.Integer(), nullable=True),
-    sa.Column('status', sa.Enum('pending', 'running', 'completed', 'failed', 'cancelled', name='gridrunstatus', native_enum=False, create_constraint=True), server_default='pending', nullable=False),
+    sa.Column('status', sa.Enum('pending', 'running', 'waiting', 'paused', 'completed', 'failed', 'cancelled', name='gridrunstatus', native_enum=False, create_constraint=True), server_default='pending', nullable=False),
     sa.Column('triggered_by', sa.Uuid(), nullable=True),
     sa.Column('trigger_type', sa.Text(), nullable=True),
     sa.Column('trigger_data', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
@@ -1205,6 +1244,7 @@ def upgrade() -> None:
     sa.Column('started_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('duration_ms', sa.Integer(), nullable=True),
+    sa.Column('resume_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('nodes_executed', sa.Integer(), server_default='0', nullable=False),
     sa.Column('nodes_succeeded', sa.Integer(), server_default='0', nullable=False),
     sa.Column('nodes_failed', sa.Integer(), server_default='0', nullable=False),
@@ -1215,6 +1255,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_grid_executions_workspace_id_workspaces'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('workspace_id', 'id', name=op.f('pk_grid_executions'))
     )
+    op.create_index('ix_grid_executions_resume_at', 'grid_executions', ['resume_at'], unique=False, postgresql_where=sa.text("status = 'waiting'"))
     op.create_index(op.f('ix_grid_executions_workspace_id_grid_id_created_at'), 'grid_executions', ['workspace_id', 'grid_id', 'created_at'], unique=False)
     op.create_index(op.f('ix_grid_executions_workspace_id_status'), 'grid_executions', ['workspace_id', 'status'], unique=False)
     op.create_table('grid_nodes',
@@ -2018,6 +2059,7 @@ def upgrade() -> None:
     sa.Column('agent_id', sa.Uuid(), nullable=True),
     sa.Column('team_id', sa.Uuid(), nullable=True),
     sa.Column('workflow_execution_id', sa.Uuid(), nullable=True),
+    sa.Column('grid_execution_id', sa.Uuid(), nullable=True),
     sa.Column('user_id', sa.Uuid(), nullable=True),
     sa.Column('conversation_id', sa.Uuid(), nullable=True),
     sa.Column('action_type', sa.Text(), nullable=False),
@@ -2044,6 +2086,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['reviewed_by'], ['users.id'], name=op.f('fk_agent_pending_actions_reviewed_by_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], name=op.f('fk_agent_pending_actions_user_id_users'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['workspace_id', 'agent_id'], ['agents.workspace_id', 'agents.id'], name=op.f('fk_agent_pending_actions_workspace_id_agent_id_agents'), ondelete='SET NULL (agent_id)'),
+    sa.ForeignKeyConstraint(['workspace_id', 'grid_execution_id'], ['grid_executions.workspace_id', 'grid_executions.id'], name=op.f('fk_agent_pending_actions_workspace_id_grid_execution_id_grid_executions'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['workspace_id', 'team_id'], ['agent_teams.workspace_id', 'agent_teams.id'], name=op.f('fk_agent_pending_actions_workspace_id_team_id_agent_teams'), ondelete='SET NULL (team_id)'),
     sa.ForeignKeyConstraint(['workspace_id', 'workflow_execution_id'], ['agent_workflow_executions.workspace_id', 'agent_workflow_executions.id'], name=op.f('fk_agent_pending_actions_workspace_id_workflow_execution_id_agent_workflow_executions'), ondelete='SET NULL (workflow_execution_id)'),
     sa.ForeignKeyConstraint(['workspace_id'], ['workspaces.id'], name=op.f('fk_agent_pending_actions_workspace_id_workspaces'), ondelete='CASCADE'),
@@ -2193,6 +2236,7 @@ def downgrade() -> None:
     op.drop_table('grid_nodes')
     op.drop_index(op.f('ix_grid_executions_workspace_id_status'), table_name='grid_executions')
     op.drop_index(op.f('ix_grid_executions_workspace_id_grid_id_created_at'), table_name='grid_executions')
+    op.drop_index('ix_grid_executions_resume_at', table_name='grid_executions', postgresql_where=sa.text("status = 'waiting'"))
     op.drop_table('grid_executions')
     op.drop_index(op.f('ix_deals_workspace_id_stage'), table_name='deals')
     op.drop_index(op.f('ix_deals_workspace_id_expected_close_date'), table_name='deals')
