@@ -80,6 +80,15 @@ AS $$
     WHERE g.status = 'waiting' AND g.resume_at <= at
     ORDER BY g.resume_at LIMIT max_rows)
   UNION ALL
+  (SELECT 'grid_run', g.workspace_id, g.id, g.created_at FROM grid_executions g
+    WHERE g.status = 'pending' ORDER BY g.created_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'agent_run', e.workspace_id, e.id, e.created_at FROM agent_executions e
+    WHERE e.status = 'pending' ORDER BY e.created_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'workflow_run', w.workspace_id, w.id, w.started_at FROM agent_workflow_executions w
+    WHERE w.status = 'pending' ORDER BY w.started_at LIMIT max_rows)
+  UNION ALL
   (SELECT 'embed', k.workspace_id, k.item_id, min(k.created_at) FROM knowledge_chunks k
     WHERE embedding_model IS NOT NULL
       AND k.embedding_model IS DISTINCT FROM embedding_model

@@ -83,6 +83,7 @@ class WorkflowStatus(enum.StrEnum):
 
 
 class WorkflowRunStatus(enum.StrEnum):
+    PENDING = "pending"
     RUNNING = "running"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -231,7 +232,7 @@ class AgentWorkflowExecution(TenantTable):
     )
     workflow_id: Mapped[uuid.UUID]
     status: Mapped[WorkflowRunStatus] = enum_column(
-        WorkflowRunStatus, default=WorkflowRunStatus.RUNNING
+        WorkflowRunStatus, default=WorkflowRunStatus.PENDING
     )
     current_step_id: Mapped[str | None]
     current_step_index: Mapped[int] = counter_column()

@@ -253,7 +253,7 @@ class AgentWorkflowExecutionRepository(Repository[AgentWorkflowExecution]):
         return await self.create(
             workflow_id=workflow_id, trigger_type=trigger_type, triggered_by=triggered_by,
             trigger_data=dict(trigger_data or {}), total_steps=len(workflow.steps),
-            current_step_id=first, started_at=utcnow(),
+            current_step_id=first, started_at=utcnow(), status=WorkflowRunStatus.RUNNING,
         )
 
     async def record_step(

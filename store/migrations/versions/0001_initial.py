@@ -135,6 +135,15 @@ AS $$
     WHERE g.status = 'waiting' AND g.resume_at <= at
     ORDER BY g.resume_at LIMIT max_rows)
   UNION ALL
+  (SELECT 'grid_run', g.workspace_id, g.id, g.created_at FROM grid_executions g
+    WHERE g.status = 'pending' ORDER BY g.created_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'agent_run', e.workspace_id, e.id, e.created_at FROM agent_executions e
+    WHERE e.status = 'pending' ORDER BY e.created_at LIMIT max_rows)
+  UNION ALL
+  (SELECT 'workflow_run', w.workspace_id, w.id, w.started_at FROM agent_workflow_executions w
+    WHERE w.status = 'pending' ORDER BY w.started_at LIMIT max_rows)
+  UNION ALL
   (SELECT 'embed', k.workspace_id, k.item_id, min(k.created_at) FROM knowledge_chunks k
     WHERE embedding_model IS NOT NULL
       AND k.embedding_model IS DISTINCT FROM embedding_model
@@ -2029,7 +2038,7 @@ def upgrade() -> None:
     sa.Column('workspace_id', sa.Uuid(), nullable=False),
     sa.Column('id', sa.Uuid(), server_default=sa.text('gen_random_uuid()'), nullable=False),
     sa.Column('workflow_id', sa.Uuid(), nullable=False),
-    sa.Column('status', sa.Enum('running', 'completed', 'failed', 'paused', 'cancelled', name='workflowrunstatus', native_enum=False, create_constraint=True), server_default='running', nullable=False),
+    sa.Column('status', sa.Enum('pending', 'running', 'completed', 'failed', 'paused', 'cancelled', name='workflowrunstatus', native_enum=False, create_constraint=True), server_default='pending', nullable=False),
     sa.Column('current_step_id', sa.Text(), nullable=True),
     sa.Column('current_step_index', sa.Integer(), server_default='0', nullable=False),
     sa.Column('step_results', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
