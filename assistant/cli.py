@@ -5,6 +5,7 @@
     neptune demo                     load the demo workspaces (idempotent)
     neptune status                   what is in the database
     neptune keys generate|rotate     master keys for secrets at rest
+    neptune worker [--once]          run scheduled and background work (campaigns, posts, ...)
 
 Configuration errors print one line saying what is wrong and how to fix it, and exit 2.
 """
@@ -43,7 +44,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
     keys.add_parser("generate", help="print a new NEPTUNE_MASTER_KEYS entry")
     keys.add_parser("rotate", help="re-encrypt stored secrets with the newest master key")
+    worker = commands.add_parser("worker", help="run scheduled and background work")
+    worker.add_argument("--once", action="store_true",
+                        help="run what is due now, then exit (for cron or a one-off catch-up)")
+    worker.add_argument("--concurrency", type=_positive_int, default=4,
+                        help="jobs run at the same time (default 4)")
+    worker.add_argument("--sweep-seconds", type=_positive_float, default=10.0,
+                        help="how often to look for due work (default 10)")
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
 
 
 def handler_for(args: argparse.Namespace) -> Handler:

@@ -93,6 +93,26 @@ async def cmd_run(args: argparse.Namespace) -> int:
     return await cmd_status(args)
 
 
+async def cmd_worker(args: argparse.Namespace) -> int:
+    from assistant.worker import Worker, WorkerSettings
+
+    _, urls = await _prepare()
+    database = Database.connect(urls.app, pool_size=args.concurrency + 2)
+    settings = WorkerSettings(sweep_seconds=args.sweep_seconds, concurrency=args.concurrency)
+    worker = Worker(database, urls.app, settings=settings)
+    try:
+        if args.once:
+            found = await worker.run_once()
+            print(f"due: {found.due}; queued and run: {found.queued} {found.kinds}")
+        else:
+            print(f"neptune worker: sweeping every {args.sweep_seconds:g}s, "
+                  f"{args.concurrency} jobs at a time; Ctrl-C stops")
+            await worker.run()
+    finally:
+        await database.close()
+    return 0
+
+
 async def cmd_keys_generate(args: argparse.Namespace) -> int:
     print(new_key_spec())
     return 0

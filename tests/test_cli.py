@@ -76,5 +76,11 @@ def test_two_processes_starting_at_once_share_one_server(tmp_path: Path) -> None
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert all("database revision: 0001" in out for out, _ in outputs)
+    assert all("database revision: 0002" in out for out, _ in outputs)
     assert (tmp_path / "pgdata" / "PG_VERSION").exists()
+
+
+def test_worker_refuses_a_bad_concurrency_before_starting(tmp_path: Path) -> None:
+    result = run_cli("worker", "--concurrency", "0", env={"NEPTUNE_DATA_DIR": str(tmp_path)})
+    assert result.returncode == 2 and "must be at least 1" in result.stderr
+    assert not (tmp_path / "pgdata").exists()

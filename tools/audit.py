@@ -14,8 +14,11 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from store.models.admin import AuditLog
 from store.repositories.admin import AuditLogRepository
+from store.tenancy import WorkspaceScope
 from tools.context import ToolContext
 
 
@@ -55,6 +58,20 @@ async def record_change(
         action, entity_type, entity_id, user_id=ctx.caller.user_id, changes=changes,
         meta={"source": "neptune", "channel": ctx.caller.channel,
               "idempotency_key": ctx.idempotency_key},
+    )
+
+
+async def record_worker_change(
+    session: AsyncSession, scope: WorkspaceScope, action: str, entity_type: str,
+    entity_id: uuid.UUID, *, before: Mapping[str, Any] | None = None,
+    after: Mapping[str, Any] | None = None, job: str,
+) -> None:
+    """The audit row for a change the worker made on its own (a scheduled send, a publish):
+    no user acted, so `user_id` is empty and `meta.job` names what fired."""
+    changes = diff(_plain(before or {}), _plain(after or {}))
+    await AuditLogRepository(session, scope).append(
+        action, entity_type, entity_id, user_id=None, changes=changes,
+        meta={"source": "worker", "job": job},
     )
 
 

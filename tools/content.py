@@ -10,10 +10,13 @@ due posts into published ones. A post drafted from a topic idea is linked throug
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any, Self
 
+import sqlalchemy as sa
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models.content import (
     BlogPost,
@@ -36,15 +39,18 @@ from store.repositories.content import (
     TopicIdeaRepository,
     slugify,
 )
-from tools.audit import record_change, replayed, snapshot
+from store.tenancy import WorkspaceScope, scoped_session
+from tools.audit import record_change, record_worker_change, replayed, snapshot
 from tools.context import ToolContext
 from tools.errors import RetryableToolError
+from tools.jobs import JobContext
 from tools.registry import Risk, tool
 from tools.workspace import today
 
 ARGS = ConfigDict(frozen=True, extra="forbid")
 SLUG = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 WORDS_PER_MINUTE = 200
+IDEA_PUBLISH_FIELDS = ("status", "published_post_id")
 POST_FIELDS = ("title", "slug", "status", "category_id", "excerpt", "content", "seo_title",
                "seo_description", "seo_keywords", "featured_image_url", "reading_time_minutes")
 
@@ -388,14 +394,57 @@ async def publish_blog_post(ctx: ToolContext, args: PublishBlogPostArgs) -> Publ
 
 
 async def _mark_ideas_published(ctx: ToolContext, post_id: uuid.UUID) -> None:
-    ideas = TopicIdeaRepository(ctx.session, ctx.scope)
+    async def audit(idea_id: uuid.UUID, before: dict[str, Any], after: dict[str, Any]) -> None:
+        await record_change(ctx, "update", "topic_idea", idea_id, before=before, after=after)
+
+    await mark_ideas_published(ctx.session, ctx.scope, post_id, audit)
+
+
+async def mark_ideas_published(
+    session: AsyncSession, scope: WorkspaceScope, post_id: uuid.UUID,
+    audit: Callable[[uuid.UUID, dict[str, Any], dict[str, Any]], Awaitable[None]],
+) -> None:
+    """Mark the topic ideas drafted into this post as published (with an audit row each)."""
+    ideas = TopicIdeaRepository(session, scope)
     stmt = ideas.select().where(TopicIdea.working_draft["post_id"].astext == str(post_id),
                                 TopicIdea.status != TopicStatus.PUBLISHED)
-    for idea in list(await ctx.session.scalars(stmt)):
-        before = snapshot(idea, ["status", "published_post_id"])
+    for idea in list(await session.scalars(stmt)):
+        before = snapshot(idea, IDEA_PUBLISH_FIELDS)
         updated = await ideas.mark_published(idea.id, post_id)
-        await record_change(ctx, "update", "topic_idea", idea.id, before=before,
-                            after=snapshot(updated, ["status", "published_post_id"]))
+        await audit(idea.id, before, snapshot(updated, IDEA_PUBLISH_FIELDS))
+
+
+async def publish_scheduled_post(
+    job: JobContext, workspace_id: uuid.UUID, post_id: uuid.UUID
+) -> None:
+    """The worker's handler for a due scheduled post (kind `blog_post`): publish it dated at its
+    scheduled time, once. The conditional update is the claim: a post unscheduled, rescheduled
+    or already published by another worker is left alone."""
+    scope = WorkspaceScope(workspace_id)
+    async with scoped_session(job.sessions, scope) as session:
+        stmt = (
+            sa.update(BlogPost)
+            .where(BlogPost.id == post_id, BlogPost.status == PostStatus.SCHEDULED,
+                   BlogPost.scheduled_at <= job.now)
+            .values(status=PostStatus.PUBLISHED, published_at=BlogPost.scheduled_at,
+                    scheduled_at=None)
+            .returning(BlogPost.published_at)
+        )
+        row = (await session.execute(stmt)).one_or_none()
+        if row is None:
+            return
+        before = {"status": PostStatus.SCHEDULED, "scheduled_at": row.published_at,
+                  "published_at": None}
+        after = {"status": PostStatus.PUBLISHED, "scheduled_at": None,
+                 "published_at": row.published_at}
+        await record_worker_change(session, scope, "publish", "blog_post", post_id,
+                                   before=before, after=after, job="blog_post")
+
+        async def audit(idea_id: uuid.UUID, old: dict[str, Any], new: dict[str, Any]) -> None:
+            await record_worker_change(session, scope, "update", "topic_idea", idea_id,
+                                       before=old, after=new, job="blog_post")
+
+        await mark_ideas_published(session, scope, post_id, audit)
 
 
 class SearchBlogPostsArgs(BaseModel):

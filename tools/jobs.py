@@ -7,9 +7,11 @@ workspaces, and the worker (`assistant/worker.py`) hands each due record to the 
 kind. A handler claims its record with a conditional update inside the record's own workspace, so
 two workers that see the same due row act once.
 
-A tool may also ask for prompt attention through `JobQueue.nudge` (the `jobs` service): the
-worker then looks for due work at once instead of at its next periodic sweep. A nudge carries no
-data and may be lost; the record is what counts.
+A tool may also ask for prompt attention with `nudge`: it sends a PostgreSQL notification on the
+tool's own transaction, which PostgreSQL delivers only if that transaction commits, so the worker
+never wakes for a record it cannot see yet, and a rolled-back call wakes nobody. The worker then
+looks for due work at once instead of at its next periodic sweep. A nudge carries no data and
+may be lost (no worker listening); the record is what counts.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tools.context import ToolContext
 
-JOBS_SERVICE = "jobs"
+NOTIFY_CHANNEL = "neptune_due"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,16 +45,11 @@ class JobContext:
 Handler = Callable[[JobContext, uuid.UUID, uuid.UUID], Awaitable[None]]
 
 
-@runtime_checkable
-class JobQueue(Protocol):
-    """Asks the worker to look for due work now. Call it after writing the record."""
-
-    async def nudge(self, kind: str, workspace_id: uuid.UUID, record_id: uuid.UUID) -> None: ...
-
-
 async def nudge(ctx: ToolContext, kind: str, record_id: uuid.UUID) -> None:
-    """Nudge the worker if the runtime gave this call a job queue; otherwise the periodic sweep
-    finds the record anyway."""
-    queue = ctx.services.get(JOBS_SERVICE)
-    if isinstance(queue, JobQueue):
-        await queue.nudge(kind, ctx.caller.workspace_id, record_id)
+    """Wake the worker when this call's transaction commits (the record says what to do)."""
+    await notify_due(ctx.session, kind, record_id)
+
+
+async def notify_due(session: AsyncSession, kind: str, record_id: uuid.UUID) -> None:
+    """`nudge` for code holding a session rather than a ToolContext (engines, handlers)."""
+    await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"{kind}:{record_id}")))

@@ -14,6 +14,7 @@ from store.migrations import downgrade, status, upgrade
 from store.models import Base, tenant_tables
 
 PUBLIC_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+QUEUE_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'procrastinate'"
 RLS_STATE = """
 SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -35,9 +36,11 @@ async def test_upgrade_downgrade_upgrade(pg: EmbeddedServer) -> None:
     expected = {t.name for t in Base.metadata.sorted_tables}
     await upgrade(urls.owner)
     assert {r[0] for r in await _fetch(urls.owner, PUBLIC_TABLES)} == expected | {"alembic_version"}
-    assert await status(urls.owner) == ("0001", "0001")
+    assert await status(urls.owner) == ("0002", "0002")
+    assert {r[0] for r in await _fetch(urls.owner, QUEUE_TABLES)} >= {"procrastinate_jobs"}
     await downgrade(urls.owner)
     assert {r[0] for r in await _fetch(urls.owner, PUBLIC_TABLES)} == {"alembic_version"}
+    assert await _fetch(urls.owner, QUEUE_TABLES) == []
     assert (await status(urls.owner))[0] is None
     await upgrade(urls.owner)
     assert {r[0] for r in await _fetch(urls.owner, PUBLIC_TABLES)} == expected | {"alembic_version"}
