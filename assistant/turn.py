@@ -135,18 +135,27 @@ class TurnRunner:
                       role="assistant")
 
     async def _context(self, history: History, page: PageContext | None) -> None:
+        system_text = self._system_prompt(page)
+        summary_text = await self._summarise(history) if history.overflow else None
+        self.messages = [{"role": "system", "content": system_text},
+                         *history.messages(summary_text)]
+        self.context_tokens = count_text(system_text) + sum(u.tokens for u in history.kept)
+        if summary_text:
+            self.context_tokens += count_text(summary_text)
+
+    def _system_prompt(self, page: PageContext | None) -> str:
+        """The conversation's own prompt when it has one (an agent's run), else the channel's;
+        its ref is recorded on every answer either way."""
         setting = self._setting()
+        if setting.run.system_prompt is not None:
+            setting.prompt_ref = setting.run.prompt_ref
+            return setting.run.system_prompt
         system = prompts.compose_system(
             _channel(self.caller.channel), version=self.deps.settings.prompt_version,
             values=setting.prompt_values(page or PageContext()),
         )
         setting.prompt_ref = system.ref
-        summary_text = await self._summarise(history) if history.overflow else None
-        self.messages = [{"role": "system", "content": system.text},
-                         *history.messages(summary_text)]
-        self.context_tokens = count_text(system.text) + sum(u.tokens for u in history.kept)
-        if summary_text:
-            self.context_tokens += count_text(summary_text)
+        return system.text
 
     # -- summary ----------------------------------------------------------------------------
     async def _summarise(self, history: History) -> str:
@@ -257,7 +266,8 @@ class TurnRunner:
             self.log.make(ev.ToolStarted, turn_id=self.turn_id, call_id=call.id,
                           tool=call.name, arguments=call.decoded())
         batch = CallBatch(
-            self.caller, self.deps.database.sessions, self.deps.registry, setting.overrides,
+            self.caller, self.deps.database.sessions, setting.run.registry(self.deps.registry),
+            setting.overrides,
             self.turn_id, self.conversation_id, self._finished(),
             completion.target.model, timedelta(hours=self.deps.settings.approval_ttl_hours),
             self.deps.tool_services,

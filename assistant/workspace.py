@@ -1,9 +1,17 @@
 """What a turn reads about its workspace and caller once, at the start: names, preferences,
-models and keys, the tools the caller may use, the budget and what is spent of it."""
+models and keys, the tools the caller may use, the budget and what is spent of it.
+
+A conversation may carry per-run overrides in `context["run"]` (an agent's run writes them when
+it opens its conversation, see `assistant.agent_runs`): its own system prompt and the only tools
+it may use. They live on the conversation rather than in the call that starts a turn, so every
+turn of that conversation honours them, including the continuation after an approval that a
+person decides from any channel.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +30,7 @@ from store.provider_keys import ProviderKeys
 from store.repositories.neptune import UsageLedgerRepository
 from tools.context import Caller
 from tools.policy import ToolOverride, available, overrides_from_settings
-from tools.registry import Tool
+from tools.registry import Tool, ToolRegistry
 
 _TOOL_TOKENS: dict[str, int] = {}
 
@@ -35,6 +43,37 @@ def tool_tokens(tools: list[Tool]) -> int:
             _TOOL_TOKENS[tool.schema_hash] = count_tools([tool.schema])
         total += _TOOL_TOKENS[tool.schema_hash]
     return total
+
+
+@dataclass(frozen=True)
+class RunOverrides:
+    """A conversation's own system prompt and tool list (None: the usual ones)."""
+
+    system_prompt: str | None = None
+    prompt_ref: str | None = None
+    tools: frozenset[str] | None = None
+
+    @classmethod
+    def of(cls, context: Mapping[str, Any] | None) -> RunOverrides:
+        run = (context or {}).get("run")
+        if not isinstance(run, Mapping):
+            return cls()
+        tools = run.get("tools")
+        return cls(
+            system_prompt=run.get("system_prompt") or None, prompt_ref=run.get("prompt_ref"),
+            tools=frozenset(str(t) for t in tools) if isinstance(tools, list) else None,
+        )
+
+    def registry(self, full: ToolRegistry) -> ToolRegistry:
+        """The tools a call may name: all of `full`, or only the run's own. A call to any other
+        tool then finds no such tool and is never executed."""
+        if self.tools is None:
+            return full
+        allowed = ToolRegistry()
+        for tool in full:
+            if tool.name in self.tools:
+                allowed.register(tool)
+        return allowed
 
 
 @dataclass
@@ -50,6 +89,7 @@ class TurnSetting:
     tool_tokens: int = 0
     hashes: dict[str, str] = field(default_factory=dict)
     prompt_ref: str | None = None
+    run: RunOverrides = field(default_factory=RunOverrides)
 
     def prompt_values(self, page: PageContext) -> dict[str, str]:
         prefs = self.preferences
@@ -67,7 +107,8 @@ async def load_setting(
     workspace, user, preferences, tokens_today = await _read(session, caller)
     settings: dict[str, Any] = dict(workspace.settings or {})
     overrides = overrides_from_settings(settings)
-    tools = available(deps.registry, caller, overrides)
+    run = RunOverrides.of(conversation.context)
+    tools = available(run.registry(deps.registry), caller, overrides)
     return TurnSetting(
         workspace_name=workspace.name, user_name=_name(user),
         preferences=AssistantPreferences.model_validate(preferences or {}),
@@ -76,7 +117,7 @@ async def load_setting(
         budget=int(settings.get("daily_token_budget") or
                    deps.settings.budget_for(workspace.subscription_tier)),
         tokens_today=tokens_today, tool_tokens=tool_tokens(tools),
-        hashes={t.name: t.schema_hash for t in tools},
+        hashes={t.name: t.schema_hash for t in tools}, run=run,
     )
 
 

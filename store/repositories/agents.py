@@ -252,6 +252,32 @@ class AgentExecutionRepository(Repository[AgentExecution]):
             schedule_id=schedule_id, status=ExecutionStatus.RUNNING, started_at=utcnow(),
         )
 
+    async def queue(
+        self, agent_id: uuid.UUID, *, input: Mapping[str, Any] | None = None,
+        triggered_by: uuid.UUID | None = None, schedule_id: uuid.UUID | None = None,
+    ) -> AgentExecution:
+        """A pending execution: the worker lists it as due work (`agent_run`) and claims it."""
+        return await self.create(
+            agent_id=agent_id, input=dict(input or {}), triggered_by=triggered_by,
+            schedule_id=schedule_id, status=ExecutionStatus.PENDING,
+        )
+
+    async def claim(self, execution_id: uuid.UUID) -> AgentExecution | None:
+        """Move a pending execution to running, once: of two workers claiming the same row,
+        one gets it back and the other gets None (as does anyone claiming a row that is no
+        longer pending)."""
+        row: AgentExecution | None = await self.session.scalar(
+            sa.update(AgentExecution)
+            .where(AgentExecution.workspace_id == self.scope.workspace_id,
+                   AgentExecution.id == execution_id,
+                   AgentExecution.status == ExecutionStatus.PENDING)
+            .values(status=ExecutionStatus.RUNNING, started_at=sa.func.now(),
+                    updated_at=sa.func.now())
+            .returning(AgentExecution),
+            execution_options={"populate_existing": True, "synchronize_session": False},
+        )
+        return row
+
     async def finish(
         self, execution_id: uuid.UUID, status: ExecutionStatus, *,
         output: Mapping[str, Any] | None = None, error: Mapping[str, Any] | None = None,
@@ -296,6 +322,24 @@ class AgentScheduleRepository(Repository[AgentSchedule]):
             AgentSchedule.agent_id == agent_id, order_by=[AgentSchedule.created_at]
         )
 
+    async def claim_firing(
+        self, schedule_id: uuid.UUID, *, seen_next_run_at: datetime, next_run_at: datetime | None,
+        ran_at: datetime,
+    ) -> AgentSchedule | None:
+        """Advance a due schedule to its next firing with a compare-and-set on `next_run_at`:
+        only the caller that saw the current value wins, so two workers fire a schedule once.
+        None when the schedule moved on, was disabled, or is not this workspace's."""
+        row: AgentSchedule | None = await self.session.scalar(
+            sa.update(AgentSchedule)
+            .where(AgentSchedule.workspace_id == self.scope.workspace_id,
+                   AgentSchedule.id == schedule_id, AgentSchedule.enabled.is_(True),
+                   AgentSchedule.next_run_at == seen_next_run_at)
+            .values(next_run_at=next_run_at, last_run_at=ran_at, updated_at=sa.func.now())
+            .returning(AgentSchedule),
+            execution_options={"populate_existing": True, "synchronize_session": False},
+        )
+        return row
+
     async def mark_ran(
         self, schedule_id: uuid.UUID, *, status: ExecutionStatus, ran_at: datetime,
         next_run_at: datetime | None,
@@ -320,3 +364,8 @@ class AgentLogRepository(Repository[AgentLog]):
         if success is not None:
             where.append(AgentLog.success.is_(success))
         return await self._page(*where, limit=limit, cursor=cursor, sort="logged_at")
+
+    async def for_execution(self, execution_id: uuid.UUID) -> list[AgentLog]:
+        """The model calls of one run, in the order they were made."""
+        return await self._all(AgentLog.execution_id == execution_id,
+                               order_by=[AgentLog.logged_at, AgentLog.created_at, AgentLog.id])

@@ -256,6 +256,55 @@ class AgentWorkflowExecutionRepository(Repository[AgentWorkflowExecution]):
             current_step_id=first, started_at=utcnow(), status=WorkflowRunStatus.RUNNING,
         )
 
+    async def queue(
+        self, workflow_id: uuid.UUID, *, trigger_type: WorkflowTrigger = WorkflowTrigger.MANUAL,
+        trigger_data: Mapping[str, Any] | None = None, triggered_by: uuid.UUID | None = None,
+    ) -> AgentWorkflowExecution:
+        """A pending execution on the workflow's first step: the worker lists it as due work
+        (`workflow_run`) and claims it. The workflow must be active."""
+        workflow = await AgentWorkflowRepository(self.session, self.scope).get(workflow_id)
+        if workflow.status != WorkflowStatus.ACTIVE:
+            raise Conflict(f"workflow {workflow.name!r} is {workflow.status}, not active")
+        first = workflow.steps[0].get("id") if workflow.steps else None
+        return await self.create(
+            workflow_id=workflow_id, trigger_type=trigger_type, triggered_by=triggered_by,
+            trigger_data=dict(trigger_data or {}), total_steps=len(workflow.steps),
+            current_step_id=first, started_at=utcnow(), status=WorkflowRunStatus.PENDING,
+        )
+
+    async def claim(self, execution_id: uuid.UUID) -> AgentWorkflowExecution | None:
+        """pending -> running, once: of two workers claiming the same run one gets it back, the
+        other None. A paused run is put back to pending (`resume`) before it is claimed again."""
+        return await self._move(execution_id, WorkflowRunStatus.PENDING,
+                                status=WorkflowRunStatus.RUNNING, paused_at=None)
+
+    async def pause(
+        self, execution_id: uuid.UUID, context: Mapping[str, Any]
+    ) -> AgentWorkflowExecution | None:
+        """running -> paused (a step waits for a person), keeping what a resume needs."""
+        return await self._move(execution_id, WorkflowRunStatus.RUNNING,
+                                status=WorkflowRunStatus.PAUSED, paused_at=sa.func.now(),
+                                context=dict(context))
+
+    async def resume(self, execution_id: uuid.UUID) -> AgentWorkflowExecution | None:
+        """paused -> pending, so the worker picks the run up again where it stopped."""
+        return await self._move(execution_id, WorkflowRunStatus.PAUSED,
+                                status=WorkflowRunStatus.PENDING)
+
+    async def _move(
+        self, execution_id: uuid.UUID, expected: WorkflowRunStatus, **values: Any
+    ) -> AgentWorkflowExecution | None:
+        row: AgentWorkflowExecution | None = await self.session.scalar(
+            sa.update(AgentWorkflowExecution)
+            .where(AgentWorkflowExecution.workspace_id == self.scope.workspace_id,
+                   AgentWorkflowExecution.id == execution_id,
+                   AgentWorkflowExecution.status == expected)
+            .values(**values, updated_at=sa.func.now())
+            .returning(AgentWorkflowExecution),
+            execution_options={"populate_existing": True, "synchronize_session": False},
+        )
+        return row
+
     async def record_step(
         self, execution_id: uuid.UUID, step_id: str, result: Mapping[str, Any],
         *, next_step_id: str | None = None,
