@@ -5,6 +5,10 @@ concurrent approvals exactly one wins and the other gets `Conflict`; an expired 
 action can never run. The approved call executes with the arguments stored when it was
 proposed, as the approver, and its outcome is written back to the pending row and to the
 action history row the proposal created. Only people decide: no tool can reach this module.
+
+An action a grid run paused on (`grid_execution_id`) goes through the same decision; in the
+same transaction as its outcome, `tools.grids.runs.after_decision` records it on the run's step
+and sets the run to resume (a rejection fails that step).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from store.repositories.orchestration import AgentPendingActionRepository
 from store.tenancy import scoped_session
 from tools.context import Caller, ToolContext
 from tools.errors import ToolFailed
+from tools.grids.runs import after_decision
 from tools.invoke import parse_arguments
 from tools.policy import may_auto_enable, overrides_from_settings, refusal
 
@@ -121,6 +126,8 @@ async def _execute(
         await _history(session, caller, pending, ActionStatus.SUCCESS if ok else
                        ActionStatus.ERROR, output=outcome.result, error=outcome.error,
                        duration_ms=outcome.duration_ms)
+        await after_decision(session, caller.scope, pending, ok,
+                             outcome.result if ok else outcome.error)
     return outcome
 
 
@@ -131,6 +138,8 @@ async def _reject(
     async with scoped_session(deps.database.sessions, caller.scope) as session:
         await _history(session, caller, pending, ActionStatus.REJECTED,
                        error=f"rejected by the user{': ' + notes if notes else ''}")
+        await after_decision(session, caller.scope, pending, False,
+                             f"rejected by the user{': ' + notes if notes else ''}")
     error = ToolFailed("the user rejected this action; it was not done" +
                        (f" (their note: {notes})" if notes else ""))
     content = tool_content({"ok": False, "status": "rejected", "error": str(error),

@@ -48,10 +48,16 @@ def utcnow() -> datetime:
 
 def default_handlers() -> dict[str, Handler]:
     """Every kind of due work `neptune_due_work` lists, and who does it."""
+    from assistant.agent_runs import run_agent_execution, run_due_schedule, run_workflow_execution
     from tools.content import publish_scheduled_post
+    from tools.grids.worker import HANDLERS as GRID_HANDLERS
     from tools.marketing.delivery import fire_campaign
 
-    return {"campaign": fire_campaign, "blog_post": publish_scheduled_post}
+    return {
+        "campaign": fire_campaign, "blog_post": publish_scheduled_post,
+        "agent_run": run_agent_execution, "agent_schedule": run_due_schedule,
+        "workflow_run": run_workflow_execution, **GRID_HANDLERS,
+    }
 
 
 def conninfo(url: URL) -> str:

@@ -8,7 +8,7 @@ queries, plus the graph questions the engine asks (successors, a topological ord
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -36,6 +36,7 @@ from store.repositories.base import Repository, utcnow
 from store.repositories.crm import ilike_any
 
 FINISHED = [GridRunStatus.COMPLETED, GridRunStatus.FAILED]
+UNFINISHED = frozenset(s for s in GridRunStatus if not s.is_final)
 
 
 def _millis(start: datetime | None, end: datetime | None) -> int | None:
@@ -264,11 +265,57 @@ class GridExecutionRepository(Repository[GridExecution]):
             triggered_by=triggered_by, context=dict(context or {}), started_at=utcnow(),
         )
 
+    async def queue(
+        self, grid_id: uuid.UUID, *, trigger_type: str = "manual",
+        trigger_data: Mapping[str, Any] | None = None, triggered_by: uuid.UUID | None = None,
+        context: Mapping[str, Any] | None = None,
+    ) -> GridExecution:
+        """A `pending` execution of the grid's current version, for the worker to claim."""
+        grid = await GridRepository(self.session, self.scope).get(grid_id)
+        if grid.status == GridStatus.ARCHIVED:
+            raise Conflict(f"grid {grid.name!r} is archived")
+        return await self.create(
+            grid_id=grid_id, grid_version=grid.version, status=GridRunStatus.PENDING,
+            trigger_type=trigger_type, trigger_data=dict(trigger_data or {}),
+            triggered_by=triggered_by, context=dict(context or {}),
+        )
+
+    async def transition(
+        self, execution_id: uuid.UUID, expected: Collection[GridRunStatus],
+        *extra: sa.ColumnElement[bool], **values: Any,
+    ) -> GridExecution | None:
+        """Set `values` only if the execution's status is still one of `expected` (and the
+        `extra` conditions hold), in one conditional UPDATE; None when it was not. Of two
+        concurrent callers expecting the same status, exactly one moves the row."""
+        ex = GridExecution
+        row: GridExecution | None = await self.session.scalar(
+            sa.update(ex)
+            .where(ex.workspace_id == self.scope.workspace_id, ex.id == execution_id,
+                   ex.status.in_(list(expected)), *extra)
+            .values(**values, updated_at=sa.func.now())
+            .returning(ex),
+            execution_options={"populate_existing": True, "synchronize_session": False},
+        )
+        return row
+
+    async def claim(self, execution_id: uuid.UUID, now: datetime) -> GridExecution | None:
+        """Take a pending execution, or a waiting one whose `resume_at` has come, for running;
+        None when it is not runnable now (another worker has it, or it is not due)."""
+        ex = GridExecution
+        due = sa.or_(ex.status == GridRunStatus.PENDING, ex.resume_at <= now)
+        return await self.transition(
+            execution_id, [GridRunStatus.PENDING, GridRunStatus.WAITING], due,
+            status=GridRunStatus.RUNNING, resume_at=None,
+            started_at=sa.func.coalesce(ex.started_at, sa.func.now()),
+        )
+
     async def finish(
         self, execution_id: uuid.UUID, status: GridRunStatus, *,
         result: Mapping[str, Any] | None = None, error: Mapping[str, Any] | None = None,
+        expected: Collection[GridRunStatus] = UNFINISHED,
     ) -> GridExecution:
-        """End a run: node counters come from its recorded steps; the grid's stats follow."""
+        """End a run that is still in one of the `expected` states (a conditional update, so
+        a run ends once): node counters come from its recorded steps; the grid's stats follow."""
         if not GridRunStatus(status).is_final:
             raise InvalidArgument(f"{status} is not a final execution status")
         run = await self.get(execution_id)
@@ -277,14 +324,18 @@ class GridExecutionRepository(Repository[GridExecution]):
         steps = await ExecutionStepRepository(self.session, self.scope).for_execution(run.id)
         ran = [s for s in steps if s.status != StepStatus.SKIPPED]
         now = utcnow()
-        finished = await self.update(
-            execution_id, status=status, completed_at=now,
+        finished = await self.transition(
+            execution_id, expected, status=status, completed_at=now, resume_at=None,
             duration_ms=_millis(run.started_at, now),
             result=None if result is None else dict(result),
             error=None if error is None else dict(error), nodes_executed=len(ran),
             nodes_succeeded=sum(s.status == StepStatus.COMPLETED for s in ran),
             nodes_failed=sum(s.status == StepStatus.FAILED for s in ran),
         )
+        if finished is None:
+            await self.session.refresh(run)
+            raise Conflict(f"grid execution {execution_id} is {run.status}, not "
+                           f"{' or '.join(sorted(expected))}")
         await GridRepository(self.session, self.scope).refresh_stats(run.grid_id)
         return finished
 
