@@ -94,12 +94,16 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
+    from assistant.services import build_deps, worker_services
     from assistant.worker import Worker, WorkerSettings
 
-    _, urls = await _prepare()
+    store_settings, urls = await _prepare()
+    keyring = load_keyring(store_settings.master_keys, dev_mode=store_settings.dev_mode,
+                           data_dir=store_settings.data_dir)
     database = Database.connect(urls.app, pool_size=args.concurrency + 2)
+    deps = build_deps(database, keyring=keyring)
     settings = WorkerSettings(sweep_seconds=args.sweep_seconds, concurrency=args.concurrency)
-    worker = Worker(database, urls.app, settings=settings)
+    worker = Worker(database, urls.app, services=worker_services(deps), settings=settings)
     try:
         if args.once:
             found = await worker.run_once()

@@ -32,6 +32,7 @@ from sqlalchemy.engine import URL
 from store.bootstrap import connect
 from store.db import Database
 from tools.jobs import NOTIFY_CHANNEL, Handler, JobContext
+from tools.knowledge.embedder import EMBEDDER_SERVICE
 
 log = logging.getLogger("neptune.worker")
 
@@ -51,12 +52,13 @@ def default_handlers() -> dict[str, Handler]:
     from assistant.agent_runs import run_agent_execution, run_due_schedule, run_workflow_execution
     from tools.content import publish_scheduled_post
     from tools.grids.worker import HANDLERS as GRID_HANDLERS
+    from tools.knowledge.indexing import embed_item
     from tools.marketing.delivery import fire_campaign
 
     return {
         "campaign": fire_campaign, "blog_post": publish_scheduled_post,
         "agent_run": run_agent_execution, "agent_schedule": run_due_schedule,
-        "workflow_run": run_workflow_execution, **GRID_HANDLERS,
+        "workflow_run": run_workflow_execution, "embed": embed_item, **GRID_HANDLERS,
     }
 
 
@@ -120,7 +122,7 @@ class Worker:
     # -- sweeping --------------------------------------------------------------------------------
 
     def embedding_model(self) -> str | None:
-        embedder = self.services.get("embedder")
+        embedder = self.services.get(EMBEDDER_SERVICE)
         name = getattr(embedder, "name", None)
         return name if isinstance(name, str) else None
 

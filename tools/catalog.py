@@ -8,7 +8,7 @@ from tools.registry import ToolRegistry, registry
 
 DOMAINS: tuple[str, ...] = (
     "workspace", "crm", "tasks", "finance", "marketing", "communications", "content", "creator",
-    "admin", "agents", "orchestration", "grids",
+    "admin", "agents", "orchestration", "grids", "knowledge",
 )
 
 

@@ -65,6 +65,7 @@ EXTRA: dict[str, dict[str, Any]] = {
     "update_blog_post": {"title": "New title"},
     "install_agent_template": {"slug": "no-such-template"},
     "update_agent": {"name": "Renamed"},
+    "update_knowledge_item": {"name": "New name"},
 }
 OMIT: dict[str, set[str]] = {
     "create_lead_routing_rule": {"round_robin_members"},

@@ -23,7 +23,9 @@ from store.embedded import EmbeddedServer
 from store.migrations import upgrade
 from store.models.admin import AuditLog
 from store.models.content import BlogPost, PostStatus, TopicIdea
+from store.models.core import MemberRole
 from store.models.crm import Contact
+from store.models.knowledge import KnowledgeChunk
 from store.models.marketing import (
     Campaign,
     CampaignRecipient,
@@ -35,8 +37,12 @@ from store.models.marketing import (
 from store.models.neptune import OutboundMessage
 from store.tenancy import WorkspaceScope, scoped_session
 from tests.conftest import WorkspaceFixture, create_workspace
+from tools.catalog import load_catalog
 from tools.content import publish_scheduled_post
+from tools.context import Caller, ToolContext
+from tools.invoke import invoke
 from tools.jobs import JobContext, notify_due
+from tools.knowledge.embedder import EMBEDDER_SERVICE, default_embedder
 from tools.marketing.delivery import fire_campaign
 
 T = datetime(2031, 3, 14, 9, 0, tzinfo=UTC)
@@ -257,3 +263,23 @@ async def test_run_once_drains_what_is_due(worker_db: Database, worker_urls: Dat
     swept = await worker.run_once()
     assert swept.kinds.get("campaign", 0) >= 1
     assert await campaign_status(worker_db.sessions, ws, campaign_id) == CampaignStatus.COMPLETED
+
+
+async def test_a_document_made_by_a_tool_is_embedded_by_the_worker(
+    worker_db: Database, worker_urls: DatabaseUrls
+) -> None:
+    """create_document chunks at once and nudges; the worker embeds with the local model."""
+    ws = await create_workspace(worker_db.sessions)
+    caller = Caller.for_member(ws.workspace_id, ws.user_id, MemberRole.OWNER)
+    tool = load_catalog().get("create_document")
+    assert tool is not None
+    async with scoped_session(worker_db.sessions, ws.scope) as session:
+        ctx = ToolContext(caller, session, "worker-test:doc")
+        await invoke(tool, ctx, {"name": "Refunds", "content": "# Refunds\n\nWithin 30 days."})
+    embedder = default_embedder()
+    worker = Worker(worker_db, worker_urls.app, services={EMBEDDER_SERVICE: embedder})
+    swept = await worker.run_once()
+    assert swept.kinds.get("embed", 0) >= 1
+    async with scoped_session(worker_db.sessions, ws.scope) as session:
+        models = (await session.scalars(sa.select(KnowledgeChunk.embedding_model))).all()
+    assert models and set(models) == {embedder.name}

@@ -111,11 +111,12 @@ AS $$ SELECT NULLIF(current_setting('neptune.workspace_id', true), '')::uuid $$
 # What the worker must do now, across workspaces, for a role that can see only one workspace at a
 # time: kind, workspace and record id of each due item, nothing else. SECURITY DEFINER runs it
 # as the owner (BYPASSRLS); the worker then claims and handles each item inside that item's own
-# workspace scope. `embedding_model` NULL skips the knowledge kind.
+# workspace scope. `current_model` (the embedder's name) NULL skips the knowledge kind; it is not
+# called `embedding_model`, which in the body would mean the column of that name.
 DUE_WORK = "neptune_due_work(timestamptz, text, integer)"
 DUE_WORK_FUNCTION = """
 CREATE OR REPLACE FUNCTION neptune_due_work(
-    at timestamptz, embedding_model text, max_rows integer
+    at timestamptz, current_model text, max_rows integer
 ) RETURNS TABLE (kind text, workspace_id uuid, record_id uuid, due_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
@@ -145,8 +146,8 @@ AS $$
     WHERE w.status = 'pending' ORDER BY w.started_at LIMIT max_rows)
   UNION ALL
   (SELECT 'embed', k.workspace_id, k.item_id, min(k.created_at) FROM knowledge_chunks k
-    WHERE embedding_model IS NOT NULL
-      AND k.embedding_model IS DISTINCT FROM embedding_model
+    WHERE current_model IS NOT NULL
+      AND k.embedding_model IS DISTINCT FROM current_model
     GROUP BY k.workspace_id, k.item_id
     ORDER BY min(k.created_at) LIMIT max_rows)
 $$
