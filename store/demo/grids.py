@@ -23,43 +23,48 @@ from store.repositories.grids import (
     GridTemplateCatalogue,
 )
 
-# node id, type, label, config
+# node id, type, label, config. The configs are what the grid engine (tools/grids) runs: actions
+# name registered tools, `{{ }}` templates read the run's input and earlier nodes' outputs.
 LEAD_NODES: list[tuple[str, NodeType, str, dict[str, Any]]] = [
     ("signup", NodeType.TRIGGER, "New contact created", {"event": "contact.created"}),
     (
         "normalise",
         NodeType.TRANSFORM,
         "Normalise email domain",
-        {"expression": "lower(split(email, '@')[1])", "output": "domain"},
+        {"expression": "lower(split(input.email, '@')[1])", "output": "domain"},
     ),
     (
         "lookup",
         NodeType.ACTION,
-        "Look up company",
-        {"action": "enrich_company", "inputs": {"domain": "{{normalise.domain}}"}},
+        "Find colleagues at the company",
+        {"tool": "search_contacts", "arguments": {"query": "{{ normalise.domain }}"}},
     ),
     (
         "big_company",
         NodeType.CONDITION,
-        "50+ employees?",
-        {"field": "lookup.employees", "operator": ">=", "value": 50},
+        "3+ contacts there?",
+        {"expression": "len(lookup.contacts) >= 3"},
     ),
     (
         "score",
         NodeType.AI,
         "Score lead and summarise",
-        {
-            "prompt": "Score this lead from 0 to 100 and explain in one sentence.",
-            "model": "default",
-        },
+        {"prompt": "Score this lead from 0 to 100 and explain in one sentence: "
+                   "{{ input.email }} at {{ normalise.domain }}."},
     ),
     (
         "update",
         NodeType.ACTION,
-        "Update contact",
-        {"action": "update_contact", "inputs": {"lead_score": "{{score.score}}"}},
+        "Create follow-up task",
+        {"tool": "create_task", "arguments": {"title": "Follow up with {{ input.email }}"}},
     ),
-    ("notify", NodeType.NOTIFICATION, "Notify #sales", {"channel": "#sales"}),
+    (
+        "notify",
+        NodeType.EMAIL,
+        "Email sales",
+        {"to": "sales@example.com", "subject": "New lead at {{ normalise.domain }}",
+         "body": "{{ input.email }} signed up."},
+    ),
 ]
 # edge id, source, target, type, label
 LEAD_EDGES: list[tuple[str, str, str, EdgeType, str | None]] = [
@@ -74,8 +79,10 @@ LEAD_EDGES: list[tuple[str, str, str, EdgeType, str | None]] = [
 ]
 DIGEST_NODES: list[tuple[str, NodeType, str, dict[str, Any]]] = [
     ("weekly", NodeType.TRIGGER, "Every Monday 9:00", {"cron": "0 9 * * 1"}),
-    ("deals", NodeType.DATABASE, "Open deals", {"query": "deals.open"}),
-    ("email", NodeType.EMAIL, "Email the digest", {"to": "sales@example.com"}),
+    ("deals", NodeType.ACTION, "Pipeline summary", {"tool": "get_pipeline_summary"}),
+    ("email", NodeType.EMAIL, "Email the digest",
+     {"to": "sales@example.com", "subject": "Weekly pipeline",
+      "body": "This week's pipeline: {{ deals }}"}),
 ]
 DIGEST_EDGES: list[tuple[str, str, str, EdgeType, str | None]] = [
     ("e1", "weekly", "deals", EdgeType.DEFAULT, None),
@@ -92,7 +99,7 @@ def _node_rows(nodes: list[tuple[str, NodeType, str, dict[str, Any]]]) -> list[d
             "config": config,
             "position": {
                 "x": 80 + 220 * i,
-                "y": 120 + (80 if kind == NodeType.NOTIFICATION else 0),
+                "y": 120 + (80 if kind == NodeType.EMAIL else 0),
             },
             "dimensions": {"width": 180, "height": 64},
             "execution_order": i,

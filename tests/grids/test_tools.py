@@ -8,12 +8,13 @@ from typing import Any
 
 import pytest
 
+from store.demo.grids import seed_catalogue
 from store.models.admin import AuditLog
 from store.models.core import MemberRole
 from store.models.grids import ExecutionStep, GalaxyGrid, GridEdge, GridExecution, GridNode
 from store.repositories.grids import GridRepository, GridTemplateCatalogue
 from store.tenancy import scoped_session
-from tests.conftest import WorkspaceFixture
+from tests.conftest import WorkspaceFixture, demo_context
 from tests.grids.support import Sessions, advance, chain, create, edge, node, start
 from tests.tools.helpers import audit_trail, row_counts, rows, unchanged
 from tools.errors import RetryableToolError, ToolFailed
@@ -279,3 +280,16 @@ async def test_another_workspaces_ids_are_not_found(
         for name, args in [*WRITES[1:], *READS]:
             with pytest.raises(RetryableToolError, match="in this workspace"):
                 await call_tool(mine, name, filled(args, grid_id, run_id))
+
+
+@pytest.mark.parametrize("slug", ["lead-enrichment", "weekly-pipeline-digest"])
+async def test_the_demo_templates_make_valid_grids(
+    call_tool: Any, sessions: Sessions, ws: WorkspaceFixture, slug: str,
+) -> None:
+    """The templates the demo ships name real tools and valid configs, so a user's first
+    "create a grid from the lead template" works."""
+    async with scoped_session(sessions, ws.scope) as session:
+        await seed_catalogue(demo_context(session, ws))
+    made = await call_tool(ws, "create_grid", {"name": f"From {slug}", "template": slug})
+    checked = await call_tool(ws, "validate_grid", {"grid_id": str(made.grid.id)})
+    assert checked.valid, checked
