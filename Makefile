@@ -43,6 +43,7 @@ unit: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/store_bench.py
 	$(BIN)/python benchmarks/turn_overhead.py
+	$(BIN)/python benchmarks/knowledge_search.py
 
 # Regenerate the hashed lock files after editing requirements/*.in (needs `uv` on PATH).
 lock:
