@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 import re
 
+import pytest
+
+from store.errors import InvalidArgument
 from tests.knowledge import corpus
 from tools.knowledge.ingest import (
     MAX_TOKENS,
@@ -14,6 +17,7 @@ from tools.knowledge.ingest import (
     estimate_tokens,
     html_to_markdown,
     parse,
+    pdf_to_markdown,
 )
 
 GUIDE = """Intro line before any heading.
@@ -124,3 +128,42 @@ def test_html_without_closing_head_and_with_nested_skipped_lists() -> None:
     raw = ("<html><head><title>T</title><body><nav><ul><li>Menu</li></ul></nav>"
            "<h2>Hours</h2><p>Open <b>9</b>-5.</p><pre>  keep\n  spacing</pre></body></html>")
     assert html_to_markdown(raw) == "## Hours\n\nOpen 9-5.\n\n```\n  keep\n  spacing\n```\n"
+
+
+def pdf_with_pages(*texts: str) -> bytes:
+    """A minimal, valid PDF with one line of Helvetica text per page (built by hand, so the
+    test needs no PDF writer)."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    kids = []
+    for text in texts:
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET".encode()
+        page_no, content_no = len(objects) + 1, len(objects) + 2
+        kids.append(f"{page_no} 0 R")
+        objects.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] "
+                       f"/Contents {content_no} 0 R /Resources << /Font << /F1 "
+                       f"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >> >>")
+        objects.append(f"<< /Length {len(stream)} >>\nstream\n{stream.decode()}\nendstream")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(kids)}] /Count {len(kids)} >>"
+    out, offsets = b"%PDF-1.4\n", []
+    for number, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{number} 0 obj\n{body}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010d} 00000 n \n" for o in offsets).encode()
+    out += f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n"\
+        .encode()
+    return out
+
+
+def test_a_pdf_becomes_one_section_per_page_with_text() -> None:
+    text = pdf_to_markdown(pdf_with_pages("Refunds within 30 days", "Shipping is free"))
+    parsed = parse(text, DocumentFormat.MARKDOWN)
+    assert [s.path for s in parsed.sections] == [("Page 1",), ("Page 2",)]
+    assert "Refunds within 30 days" in text and "Shipping is free" in text
+
+
+@pytest.mark.parametrize("data", [b"not a pdf at all", b"%PDF-1.4\n%%EOF\n"])
+def test_a_broken_pdf_is_a_clear_error(data: bytes) -> None:
+    with pytest.raises(InvalidArgument, match="PDF"):
+        pdf_to_markdown(data)

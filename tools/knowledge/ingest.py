@@ -13,19 +13,22 @@ heading path ("Pricing > Enterprise"), which both full-text search and the embed
 
 Token counts are an estimate (words plus punctuation marks, which is close to what WordPiece
 and BPE tokenizers produce for English prose): `tools` may not import the runtime's tiktoken
-counter, and a chunk's size only needs to be about right. PDF is not supported: no pure-Python
-PDF parser is installed.
+counter, and a chunk's size only needs to be about right. A PDF (an upload's bytes) becomes
+Markdown first with `pdf_to_markdown` (pypdf, pure Python): one section per page with text.
 """
 
 from __future__ import annotations
 
 import enum
+import io
 import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
+
+from store.errors import InvalidArgument
 
 #: The most (estimated) tokens a chunk holds, heading included: the local model reads 256
 #: word pieces. A longer section is cut into equal parts that overlap by about `OVERLAP_TOKENS`.
@@ -88,6 +91,26 @@ def estimate_tokens(text: str) -> int:
 
 
 # -- parsing ----------------------------------------------------------------------------------
+
+
+def pdf_to_markdown(data: bytes, *, max_pages: int = 500) -> str:
+    """A PDF's text, one `## Page N` section per page, so chunks cite their page. Pages with no
+    extractable text (scans) are skipped; a file that is not a readable PDF, or has no text at
+    all, is an InvalidArgument saying so."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        if reader.is_encrypted:
+            raise InvalidArgument("the PDF is encrypted; upload an unprotected copy")
+        pages = [(page.extract_text() or "").strip() for page in reader.pages[:max_pages]]
+    except (PdfReadError, ValueError, KeyError) as exc:
+        raise InvalidArgument(f"not a readable PDF: {exc}") from exc
+    sections = [f"## Page {n}\n\n{text}" for n, text in enumerate(pages, start=1) if text]
+    if not sections:
+        raise InvalidArgument("the PDF has no extractable text (is it a scan?)")
+    return "\n\n".join(sections)
 
 
 def parse(content: str, fmt: DocumentFormat) -> ParsedDocument:
