@@ -11,7 +11,6 @@ Put it in the worker's (and the runtime's) services under `tools.grids.model.MOD
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,11 +18,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.deps import RuntimeDeps
-from assistant.gateway import GatewayError, ModelRequest, ModelTarget, provider_of
+from assistant.gateway import GatewayError, ModelRequest, ModelTarget
 from assistant.ledger import record_attempts
 from assistant.tokens import count_message
+from assistant.workspace import model_targets
 from store.models.core import Workspace
-from store.provider_keys import ProviderKeys
 from store.repositories.neptune import UsageLedgerRepository
 from store.tenancy import scoped_session
 from tools.context import Caller
@@ -86,20 +85,3 @@ async def _setting(session: AsyncSession, deps: RuntimeDeps, caller: Caller,
     first = model or settings.get("model") or deps.settings.model
     return _Budget(await model_targets(session, deps, caller, settings, str(first)),
                    budget, spent)
-
-
-async def model_targets(session: AsyncSession, deps: RuntimeDeps, caller: Caller,
-                        settings: dict[str, Any], first: str) -> list[ModelTarget]:
-    """`first`, then the workspace's fallbacks, each with the workspace's own key for its
-    provider when it has one (the same routing a chat turn uses)."""
-    fallbacks = settings.get("fallback_models") or deps.settings.fallback_models
-    names = list(dict.fromkeys([first, *(str(n) for n in fallbacks)]))
-    keys = ProviderKeys(session, caller.scope, deps.keyring) if deps.keyring else None
-    targets = []
-    for name in names:
-        route = deps.settings.route(name)
-        key = await keys.reveal(provider_of(route.model)) if keys else None
-        if key is None and route.api_key_env:
-            key = os.environ.get(route.api_key_env)
-        targets.append(ModelTarget(name, route.model, route.api_base, key))
-    return targets

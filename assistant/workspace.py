@@ -112,7 +112,9 @@ async def load_setting(
     return TurnSetting(
         workspace_name=workspace.name, user_name=_name(user),
         preferences=AssistantPreferences.model_validate(preferences or {}),
-        targets=await _targets(session, deps, caller, settings, conversation),
+        targets=await model_targets(
+            session, deps, caller, settings,
+            str(conversation.model or settings.get("model") or deps.settings.model)),
         tools=tools, overrides=overrides,
         budget=int(settings.get("daily_token_budget") or
                    deps.settings.budget_for(workspace.subscription_tier)),
@@ -146,15 +148,12 @@ def _name(user: User | None) -> str:
     return full or user.email
 
 
-async def _targets(
-    session: AsyncSession, deps: RuntimeDeps, caller: Caller, settings: dict[str, Any],
-    conversation: AiConversation,
-) -> list[ModelTarget]:
-    """The workspace's model (or the conversation's, or the default), then its fallbacks, each
-    with the workspace's own key for that provider when it has one."""
-    first = conversation.model or settings.get("model") or deps.settings.model
+async def model_targets(session: AsyncSession, deps: RuntimeDeps, caller: Caller,
+                        settings: dict[str, Any], first: str) -> list[ModelTarget]:
+    """`first`, then the workspace's fallbacks, each with the workspace's own key for its
+    provider when it has one. Chat turns and grid `ai` nodes route the same way."""
     fallbacks = settings.get("fallback_models") or deps.settings.fallback_models
-    names = list(dict.fromkeys([str(first), *(str(n) for n in fallbacks)]))
+    names = list(dict.fromkeys([first, *(str(n) for n in fallbacks)]))
     keys = ProviderKeys(session, caller.scope, deps.keyring) if deps.keyring else None
     targets = []
     for name in names:

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -132,7 +133,12 @@ async def sending_number(
 
 def sender_for(ctx: ToolContext) -> Sender:
     """The sender the runtime configured for this call, or the outbox."""
-    configured = ctx.services.get(SENDER_SERVICE)
+    return sender_in(ctx.services)
+
+
+def sender_in(services: Mapping[str, Any]) -> Sender:
+    """The sender among `services` (a tool call's or a worker job's), or the outbox."""
+    configured = services.get(SENDER_SERVICE)
     if configured is None:
         return OutboxSender()
     if not isinstance(configured, Sender):

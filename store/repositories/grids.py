@@ -256,14 +256,9 @@ class GridExecutionRepository(Repository[GridExecution]):
         context: Mapping[str, Any] | None = None,
     ) -> GridExecution:
         """A running execution of the grid's current version, started now."""
-        grid = await GridRepository(self.session, self.scope).get(grid_id)
-        if grid.status == GridStatus.ARCHIVED:
-            raise Conflict(f"grid {grid.name!r} is archived")
-        return await self.create(
-            grid_id=grid_id, grid_version=grid.version, status=GridRunStatus.RUNNING,
-            trigger_type=trigger_type, trigger_data=dict(trigger_data or {}),
-            triggered_by=triggered_by, context=dict(context or {}), started_at=utcnow(),
-        )
+        return await self._open(grid_id, GridRunStatus.RUNNING, trigger_type=trigger_type,
+                                trigger_data=trigger_data, triggered_by=triggered_by,
+                                context=context, started_at=utcnow())
 
     async def queue(
         self, grid_id: uuid.UUID, *, trigger_type: str = "manual",
@@ -271,13 +266,22 @@ class GridExecutionRepository(Repository[GridExecution]):
         context: Mapping[str, Any] | None = None,
     ) -> GridExecution:
         """A `pending` execution of the grid's current version, for the worker to claim."""
+        return await self._open(grid_id, GridRunStatus.PENDING, trigger_type=trigger_type,
+                                trigger_data=trigger_data, triggered_by=triggered_by,
+                                context=context)
+
+    async def _open(
+        self, grid_id: uuid.UUID, status: GridRunStatus, *, trigger_type: str,
+        trigger_data: Mapping[str, Any] | None, triggered_by: uuid.UUID | None,
+        context: Mapping[str, Any] | None, **values: Any,
+    ) -> GridExecution:
         grid = await GridRepository(self.session, self.scope).get(grid_id)
         if grid.status == GridStatus.ARCHIVED:
             raise Conflict(f"grid {grid.name!r} is archived")
         return await self.create(
-            grid_id=grid_id, grid_version=grid.version, status=GridRunStatus.PENDING,
+            grid_id=grid_id, grid_version=grid.version, status=status,
             trigger_type=trigger_type, trigger_data=dict(trigger_data or {}),
-            triggered_by=triggered_by, context=dict(context or {}),
+            triggered_by=triggered_by, context=dict(context or {}), **values,
         )
 
     async def transition(

@@ -246,15 +246,8 @@ class AgentWorkflowExecutionRepository(Repository[AgentWorkflowExecution]):
         trigger_data: Mapping[str, Any] | None = None, triggered_by: uuid.UUID | None = None,
     ) -> AgentWorkflowExecution:
         """A running execution positioned on the workflow's first step."""
-        workflow = await AgentWorkflowRepository(self.session, self.scope).get(workflow_id)
-        if workflow.status != WorkflowStatus.ACTIVE:
-            raise Conflict(f"workflow {workflow.name!r} is {workflow.status}, not active")
-        first = workflow.steps[0].get("id") if workflow.steps else None
-        return await self.create(
-            workflow_id=workflow_id, trigger_type=trigger_type, triggered_by=triggered_by,
-            trigger_data=dict(trigger_data or {}), total_steps=len(workflow.steps),
-            current_step_id=first, started_at=utcnow(), status=WorkflowRunStatus.RUNNING,
-        )
+        return await self._open(workflow_id, WorkflowRunStatus.RUNNING, trigger_type,
+                                trigger_data, triggered_by)
 
     async def queue(
         self, workflow_id: uuid.UUID, *, trigger_type: WorkflowTrigger = WorkflowTrigger.MANUAL,
@@ -262,6 +255,13 @@ class AgentWorkflowExecutionRepository(Repository[AgentWorkflowExecution]):
     ) -> AgentWorkflowExecution:
         """A pending execution on the workflow's first step: the worker lists it as due work
         (`workflow_run`) and claims it. The workflow must be active."""
+        return await self._open(workflow_id, WorkflowRunStatus.PENDING, trigger_type,
+                                trigger_data, triggered_by)
+
+    async def _open(
+        self, workflow_id: uuid.UUID, status: WorkflowRunStatus, trigger_type: WorkflowTrigger,
+        trigger_data: Mapping[str, Any] | None, triggered_by: uuid.UUID | None,
+    ) -> AgentWorkflowExecution:
         workflow = await AgentWorkflowRepository(self.session, self.scope).get(workflow_id)
         if workflow.status != WorkflowStatus.ACTIVE:
             raise Conflict(f"workflow {workflow.name!r} is {workflow.status}, not active")
@@ -269,7 +269,7 @@ class AgentWorkflowExecutionRepository(Repository[AgentWorkflowExecution]):
         return await self.create(
             workflow_id=workflow_id, trigger_type=trigger_type, triggered_by=triggered_by,
             trigger_data=dict(trigger_data or {}), total_steps=len(workflow.steps),
-            current_step_id=first, started_at=utcnow(), status=WorkflowRunStatus.PENDING,
+            current_step_id=first, started_at=utcnow(), status=status,
         )
 
     async def claim(self, execution_id: uuid.UUID) -> AgentWorkflowExecution | None:

@@ -38,11 +38,10 @@ from tools.errors import ToolFailed
 from tools.jobs import JobContext
 from tools.marketing.support import CAMPAIGN_FIELDS
 from tools.senders import (
-    SENDER_SERVICE,
-    OutboxSender,
     OutgoingMessage,
     Sender,
     contact_address,
+    sender_in,
     sending_number,
 )
 
@@ -70,7 +69,7 @@ async def fire_campaign(job: JobContext, workspace_id: uuid.UUID, campaign_id: u
             else:
                 await repo.materialize_recipients(campaign.id)
                 await _deliver(session, scope, campaign, channel, origin,
-                               _sender(job.services))
+                               sender_in(job.services))
                 await repo.refresh_metrics(campaign.id)
                 campaign = await repo.update(campaign.id, status=CampaignStatus.COMPLETED,
                                              completed_at=job.now)
@@ -91,11 +90,6 @@ async def _claim(session: AsyncSession, campaign_id: uuid.UUID, job: JobContext)
         .execution_options(synchronize_session=False)
     )
     return (await session.scalars(stmt)).one_or_none()
-
-
-def _sender(services: Mapping[str, Any]) -> Sender:
-    configured = services.get(SENDER_SERVICE)
-    return configured if isinstance(configured, Sender) else OutboxSender()
 
 
 async def _deliver(
