@@ -1,6 +1,7 @@
 """Neptune's own tables, beyond the platform's map: the usage ledger budgets read, the
-resumable event log channels replay, provider delivery de-duplication, autonomy learning and
-remembered facts.
+resumable event log channels replay, provider delivery de-duplication, autonomy learning,
+remembered facts, and what the HTTP API keeps: access keys (hashed), shared rate-limit buckets
+and idempotent request answers.
 
 `conversation_events.seq` is monotonic per conversation, so a client that reconnects asks for
 "everything after N" and misses nothing. `ingress_events` is unique per provider delivery id, so
@@ -17,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pgvector.sqlalchemy import Vector
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from store.models.base import (
@@ -179,3 +181,47 @@ class OutboundMessage(TenantTable):
     sent_at: Mapped[datetime | None]
     idempotency_key: Mapped[str | None]
     meta: Mapped[JSON] = json_column()
+
+
+class AccessKey(TenantTable):
+    """A workspace access key for server-to-server calls: it acts as `user_id`, with that
+    member's role, limited to its scopes (chat, read, admin). Only a SHA-256 of the secret is
+    stored; the key is shown once, when it is created."""
+
+    __tablename__ = "access_keys"
+    __table_args__ = (sa.Index(None, "workspace_id", "user_id"),)
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str]
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    last_four: Mapped[str] = mapped_column(sa.String(4))
+    scopes: Mapped[list[str]] = json_column("[]")
+    last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    created_by: Mapped[uuid.UUID | None] = user_fk()
+
+
+class RateLimitBucket(TenantTable):
+    """One rate-limit bucket (the workspace's, or one user's): its theoretical arrival time
+    (GCRA). One row per bucket, updated in one statement, so every API replica shares it."""
+
+    __tablename__ = "rate_limit_buckets"
+    __table_args__ = (sa.UniqueConstraint("workspace_id", "bucket"),)
+    bucket: Mapped[str]
+    tat: Mapped[datetime]
+
+
+class HttpIdempotency(TenantTable):
+    """A request made with an `Idempotency-Key`: the request's hash and, once it is answered,
+    the answer, so a retry returns the same result and stores nothing twice."""
+
+    __tablename__ = "http_idempotency"
+    __table_args__ = (
+        sa.UniqueConstraint("workspace_id", "user_id", "key"),
+        sa.Index(None, "workspace_id", "created_at"),
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str]
+    request_hash: Mapped[str] = mapped_column(sa.String(64))
+    status_code: Mapped[int | None]
+    response: Mapped[JSON | None] = mapped_column(JSONB, nullable=True)

@@ -16,13 +16,16 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from store.errors import Conflict, InvalidArgument
 from store.models.base import JSON
 from store.models.neptune import (
+    AccessKey,
     ConversationEvent,
+    HttpIdempotency,
     IngressEvent,
     IngressStatus,
     MemoryFact,
     OutboundChannel,
     OutboundMessage,
     OutboundStatus,
+    RateLimitBucket,
     UsageLedger,
     UserAutonomyPreference,
 )
@@ -431,3 +434,16 @@ class OutboundMessageRepository(ScopedRepository[OutboundMessage]):
 
     async def mark_failed(self, message_id: uuid.UUID, error: str) -> OutboundMessage:
         return await self.update(message_id, status=OutboundStatus.FAILED, error=error)
+
+
+# -- HTTP API state (see store.access_keys, store.ratelimits, store.idempotency) -----------------
+class AccessKeyRepository(ScopedRepository[AccessKey]):
+    model = AccessKey
+
+
+class RateLimitBucketRepository(ScopedRepository[RateLimitBucket]):
+    model = RateLimitBucket
+
+
+class HttpIdempotencyRepository(ScopedRepository[HttpIdempotency]):
+    model = HttpIdempotency

@@ -21,14 +21,17 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import store.repositories
+from store.access_keys import AccessKeys
 from store.crypto import Keyring, new_key_spec
 from store.demo import DemoWorkspaceSpec, seed_workspace
 from store.errors import NotFound
+from store.idempotency import claim
 from store.models import tenant_tables
-from store.models.core import MemberRole, SubscriptionTier
+from store.models.core import MemberRole, SubscriptionTier, WorkspaceMember
 from store.provider_keys import ProviderKeys
+from store.ratelimits import Limit, take
 from store.repositories.admin import IntegrationRepository, OAuthTokenRepository
-from store.repositories.base import PROTECTED_FIELDS, Repository
+from store.repositories.base import PROTECTED_FIELDS, Repository, utcnow
 from store.tenancy import WorkspaceScope, scoped_session
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -75,6 +78,11 @@ async def add_secrets(sessions: Sessions, scope: WorkspaceScope) -> None:
         integration = (await IntegrationRepository(s, scope).list(limit=1)).items[0]
         sealed = ring.encrypt_text("access", scope.workspace_id, "oauth:access")
         await OAuthTokenRepository(s, scope).store(integration.id, access_token_encrypted=sealed)
+        member = await s.scalar(sa.select(WorkspaceMember.user_id).limit(1))
+        assert member is not None
+        await AccessKeys(s, scope).create(member, "isolation", ["read"])
+        await claim(s, member, "isolation-key", "0" * 64)
+        await take(s, "workspace", Limit(per_minute=60, burst=10), utcnow())
 
 
 @pytest.fixture(scope="module")
