@@ -58,6 +58,12 @@ class Conversations:
                 conversation_id)
             return ConversationDetail(conversation, messages, calls)
 
+    async def owned(self, caller: Caller, conversation_id: uuid.UUID) -> AiConversation:
+        """The conversation if it is the caller's; NotFound otherwise (another workspace's, or
+        another member's, exactly like an id that does not exist)."""
+        async with self._session(caller) as session:
+            return await self._own(session, caller, conversation_id)
+
     async def rename(self, caller: Caller, conversation_id: uuid.UUID,
                      title: str) -> AiConversation:
         async with self._session(caller) as session:

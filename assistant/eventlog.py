@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,12 +69,18 @@ class Subscription:
             yield item
 
 
+class Stoppable(Protocol):
+    async def stop(self) -> Any: ...
+
+
 class EventHub:
-    """In-process fan-out of live events, and the registry of running turns' logs."""
+    """In-process fan-out of live events, and the registry of running turns (their logs, and
+    a handle to stop each from any channel)."""
 
     def __init__(self) -> None:
         self._subscribers: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
         self._live: dict[uuid.UUID, EventLog] = {}
+        self.running: dict[uuid.UUID, Stoppable] = {}
 
     def subscribe(self, conversation_id: uuid.UUID) -> Subscription:
         sub = Subscription(conversation_id)

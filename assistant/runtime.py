@@ -20,6 +20,7 @@ from typing import Any
 from assistant import events as ev
 from assistant.approvals import Resolution, load_pending, resolve
 from assistant.context import PageContext
+from assistant.conversations import Conversations
 from assistant.deps import RuntimeDeps
 from assistant.eventlog import Subscription
 from assistant.locks import ConversationBusy, conversation_lock
@@ -121,6 +122,16 @@ class Runtime:
         turn.resolution = holder.get("resolution")
         return turn
 
+    async def stop(self, caller: Caller, conversation_id: uuid.UUID) -> bool:
+        """Stop the conversation's running turn in this process (from any channel or tab);
+        False when none is running here. The caller must own the conversation."""
+        await Conversations(self.deps.database).owned(caller, conversation_id)
+        turn = self.deps.hub.running.get(conversation_id)
+        if turn is None:
+            return False
+        await turn.stop()
+        return True
+
     async def events_after(self, caller: Caller, conversation_id: uuid.UUID,
                            seq: int, *, limit: int = 500) -> list[ev.Event]:
         """The events a client missed: stored ones, then the running turn's unsaved tail."""
@@ -146,6 +157,7 @@ class Runtime:
             await stack.aclose()
             raise
         turn._start(self._drive(runner, stack, subscription))
+        hub.running[conversation_id] = turn
         return turn
 
     async def _drive(self, runner: TurnRunner, stack: AsyncExitStack,
@@ -154,6 +166,7 @@ class Runtime:
             return await self._run(runner)
         finally:
             self.deps.hub.close_log(runner.log)
+            self.deps.hub.running.pop(runner.conversation_id, None)
             subscription.close()  # before the lock goes: the next turn's events are not ours
             await asyncio.shield(stack.aclose())
 

@@ -1,0 +1,22 @@
+"""Every router of the app, in the order the OpenAPI document lists them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from assistant.http.routes import (
+    approvals,
+    chat,
+    health,
+    keys,
+    knowledge,
+    openai_compat,
+    realtime,
+    web,
+    workspace,
+)
+
+ROUTERS: list[APIRouter] = [
+    health.router, chat.router, realtime.router, approvals.router, workspace.router,
+    knowledge.router, keys.router, openai_compat.router, web.router,
+]
