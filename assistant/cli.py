@@ -6,6 +6,9 @@
     neptune status                   what is in the database
     neptune keys generate|rotate     master keys for secrets at rest
     neptune worker [--once]          run scheduled and background work (campaigns, posts, ...)
+    neptune serve [--host H --port P] the HTTP API, WebSocket, widget and demo page
+    neptune token --workspace W [--user U]   a development token (HS256) for a member
+    neptune access-key create|list|revoke    workspace access keys for server-to-server calls
 
 Configuration errors print one line saying what is wrong and how to fix it, and exit 2.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -26,7 +30,27 @@ Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="neptune", description="Neptune, the workspace assistant")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="prepare the database, load demo data once, show status")
+    run = commands.add_parser("run", help="prepare the database, load demo data once, serve")
+    _serve_options(run)
+    _serve_options(commands.add_parser("serve", help="serve the HTTP API, WebSocket and widget"))
+    token = commands.add_parser("token", help="issue a development token for a member")
+    token.add_argument("--workspace", required=True, help="workspace id, slug or Clerk org id")
+    token.add_argument("--user", help="user email, id or Clerk user id (default: the owner)")
+    token.add_argument("--hours", type=_positive_float, default=12.0, help="validity (12)")
+    access = commands.add_parser("access-key", help="workspace access keys").add_subparsers(
+        dest="access_key_command", required=True)
+    create = access.add_parser("create", help="create a key (shown once)")
+    create.add_argument("--workspace", required=True)
+    create.add_argument("--user", help="the member the key acts as (default: the owner)")
+    create.add_argument("--name", required=True)
+    create.add_argument("--scope", action="append", choices=["chat", "read", "admin"],
+                        required=True, help="repeat for several scopes")
+    create.add_argument("--days", type=_positive_int, help="expire after this many days")
+    access.add_parser("list", help="list keys (never the secret)").add_argument(
+        "--workspace", required=True)
+    revoke = access.add_parser("revoke", help="revoke a key")
+    revoke.add_argument("--workspace", required=True)
+    revoke.add_argument("key_id", type=uuid.UUID)
     db = commands.add_parser("db", help="migrations").add_subparsers(
         dest="db_command", required=True
     )
@@ -54,6 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _serve_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="interface to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port (default 8000; 0 picks a free one)")
+    parser.add_argument("--no-worker", action="store_true",
+                        help="do not run background work in this process")
+
+
 def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
@@ -71,11 +102,9 @@ def _positive_float(text: str) -> float:
 def handler_for(args: argparse.Namespace) -> Handler:
     from assistant import commands
 
-    name = (
-        args.command
-        if args.command not in ("db", "keys")
-        else (f"{args.command}_{getattr(args, args.command + '_command')}")
-    )
+    command = args.command.replace("-", "_")
+    sub = getattr(args, f"{command}_command", None)
+    name = f"{command}_{sub}" if sub else command
     handler: Handler = getattr(commands, f"cmd_{name}")
     return handler
 

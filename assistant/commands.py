@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from store import migrations
+from store.access_keys import AccessKeys
 from store.bootstrap import DatabaseUrls, prepare
 from store.config import StoreSettings
 from store.crypto import load_keyring, new_key_spec
 from store.db import Database
 from store.demo import DEMO_WORKSPACES, load_demo
 from store.maintenance import rotate_secrets, workspace_counts
+from store.repositories.base import utcnow
+from store.tenancy import WorkspaceScope, scoped_session
 
 
 async def _prepare(*, migrate: bool = True) -> tuple[StoreSettings, DatabaseUrls]:
@@ -90,7 +95,8 @@ async def cmd_run(args: argparse.Namespace) -> int:
     settings = StoreSettings.from_env()
     load_keyring(settings.master_keys, dev_mode=settings.dev_mode, data_dir=settings.data_dir)
     await cmd_demo(args)
-    return await cmd_status(args)
+    await cmd_status(args)
+    return await cmd_serve(args)
 
 
 async def cmd_worker(args: argparse.Namespace) -> int:
@@ -134,4 +140,102 @@ async def cmd_keys_rotate(args: argparse.Namespace) -> int:
     finally:
         await engine.dispose()
     print(f"re-encrypted {changed} secret(s) with key {keyring.current}")
+    return 0
+
+
+async def cmd_serve(args: argparse.Namespace) -> int:
+    from assistant.http import serve
+    from assistant.http.app import build_services
+    from assistant.services import build_deps
+
+    store_settings, urls = await _prepare()
+    keyring = load_keyring(store_settings.master_keys, dev_mode=store_settings.dev_mode,
+                           data_dir=store_settings.data_dir)
+    database = serve.database_for_serving(urls)
+    try:
+        api = serve.api_settings(store_settings, host=args.host, port=args.port)
+        services = build_services(build_deps(database, keyring=keyring), api)
+        if api.dev_mode:
+            services.demo = await serve.demo_identity(database.sessions)
+        worker = api.run_worker if api.run_worker is not None else store_settings.embedded
+        if args.no_worker:
+            worker = False
+        await serve.serve(store_settings, urls, services, worker=worker)
+    finally:
+        await database.close()
+    return 0
+
+
+async def cmd_token(args: argparse.Namespace) -> int:
+    from assistant.http import serve
+    from assistant.http.auth import dev_token
+
+    store_settings, urls = await _prepare()
+    database = Database.connect(urls.app, pool_size=2)
+    try:
+        member = await serve.find_member(database.sessions, args.workspace, args.user)
+    finally:
+        await database.close()
+    token = dev_token(serve.api_settings(store_settings), member.workspace_id, member.user_id,
+                      args.hours)
+    print(token)
+    print(f"# {member.email} ({member.role.value}) in workspace {member.workspace_id}; "
+          f"valid {args.hours:g} h; use: Authorization: Bearer <token>", file=sys.stderr)
+    return 0
+
+
+async def cmd_access_key_create(args: argparse.Namespace) -> int:
+    from assistant.http import serve
+
+    _, urls = await _prepare()
+    database = Database.connect(urls.app, pool_size=2)
+    try:
+        member = await serve.find_member(database.sessions, args.workspace, args.user)
+        scope = WorkspaceScope(member.workspace_id)
+        expires = utcnow() + timedelta(days=args.days) if args.days else None
+        async with scoped_session(database.sessions, scope) as session:
+            issued = await AccessKeys(session, scope).create(
+                member.user_id, args.name, args.scope, created_by=member.user_id,
+                expires_at=expires)
+    finally:
+        await database.close()
+    print(issued.token)
+    print(f"# access key {issued.row.id} for {member.email}, scopes {issued.row.scopes}; "
+          "shown once: store it now", file=sys.stderr)
+    return 0
+
+
+async def cmd_access_key_list(args: argparse.Namespace) -> int:
+    from assistant.http import serve
+
+    _, urls = await _prepare()
+    database = Database.connect(urls.app, pool_size=2)
+    try:
+        member = await serve.find_member(database.sessions, args.workspace, None)
+        scope = WorkspaceScope(member.workspace_id)
+        async with scoped_session(database.sessions, scope) as session:
+            rows = await AccessKeys(session, scope).list(include_revoked=True)
+    finally:
+        await database.close()
+    for row in rows:
+        state = "revoked" if row.revoked_at else "active"
+        used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never"
+        print(f"{row.id}  {row.name!r:24} …{row.last_four}  {','.join(row.scopes):16} "
+              f"{state:8} last used {used}")
+    return 0
+
+
+async def cmd_access_key_revoke(args: argparse.Namespace) -> int:
+    from assistant.http import serve
+
+    _, urls = await _prepare()
+    database = Database.connect(urls.app, pool_size=2)
+    try:
+        member = await serve.find_member(database.sessions, args.workspace, None)
+        scope = WorkspaceScope(member.workspace_id)
+        async with scoped_session(database.sessions, scope) as session:
+            row = await AccessKeys(session, scope).revoke(args.key_id)
+    finally:
+        await database.close()
+    print(f"revoked {row.id} ({row.name})")
     return 0

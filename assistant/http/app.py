@@ -7,6 +7,7 @@ build `Services` over their own database and scripted model and use the app in-p
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,14 @@ workspace (`workspace`), or a workspace access key (`nep_...`). Errors are
 /v1/ws/tickets`). `POST /v1/chat/completions` speaks the OpenAI chat protocol."""
 
 
+@dataclass(frozen=True)
+class DemoIdentity:
+    """Who the demo page chats as (development mode only): a demo workspace's owner."""
+
+    workspace_id: uuid.UUID
+    user_id: uuid.UUID
+
+
 @dataclass
 class Services:
     deps: RuntimeDeps
@@ -42,7 +51,7 @@ class Services:
     limiter: Limiter
     runtime: Runtime = field(init=False)
     conversations: Conversations = field(init=False)
-    demo_workspace: str | None = None
+    demo: DemoIdentity | None = None
 
     def __post_init__(self) -> None:
         self.runtime = Runtime(self.deps)

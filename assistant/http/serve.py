@@ -1,0 +1,126 @@
+"""`neptune serve`, `neptune token` and `neptune access-key`: the service and its credentials.
+
+`serve` builds everything once before it listens (litellm is imported here, at start, never per
+request), runs a worker in the same process when the database is embedded (a single-machine
+install has nobody else to fire scheduled work), and prints where to go next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from assistant.http.app import DemoIdentity, Services, create_app
+from assistant.http.settings import ApiSettings
+from store.bootstrap import DatabaseUrls
+from store.config import StoreSettings
+from store.db import Database
+from store.demo import DEMO_WORKSPACES
+from store.errors import ConfigError
+from store.models.core import MemberRole, User, WorkspaceMember
+from store.tenancy import WorkspaceScope, scoped_session
+
+
+@dataclass(frozen=True)
+class MemberRef:
+    workspace_id: uuid.UUID
+    user_id: uuid.UUID
+    email: str
+    role: MemberRole
+
+
+async def find_member(sessions: async_sessionmaker[AsyncSession], workspace: str,
+                      user: str | None) -> MemberRef:
+    """A workspace (id, slug or Clerk org id) and one of its active members (id, email or
+    Clerk user id; default: the owner)."""
+    async with sessions() as session:
+        found = await session.scalar(sa.select(sa.func.neptune_workspace_ref(workspace)))
+    if found is None:
+        raise ConfigError(f"no active workspace {workspace!r} (try `neptune status`)")
+    workspace_id = uuid.UUID(str(found))
+    query = (sa.select(User.id, User.email, WorkspaceMember.role)
+             .join(WorkspaceMember, WorkspaceMember.user_id == User.id)
+             .where(WorkspaceMember.workspace_id == workspace_id,
+                    WorkspaceMember.is_active.is_(True)))
+    if user:
+        match = sa.or_(sa.func.lower(User.email) == user.lower(), User.clerk_user_id == user)
+        with contextlib.suppress(ValueError):
+            match = sa.or_(match, User.id == uuid.UUID(user))
+        query = query.where(match)
+    else:
+        query = query.where(WorkspaceMember.role == MemberRole.OWNER)
+    async with scoped_session(sessions, WorkspaceScope(workspace_id)) as session:
+        row = (await session.execute(query.limit(1))).first()
+    if row is None:
+        who = repr(user) if user else "an owner"
+        raise ConfigError(f"{who} is not an active member of {workspace!r}")
+    return MemberRef(workspace_id, row[0], row[1], MemberRole(row[2]))
+
+
+async def demo_identity(sessions: async_sessionmaker[AsyncSession]) -> DemoIdentity | None:
+    spec = DEMO_WORKSPACES[0]
+    try:
+        member = await find_member(sessions, str(spec.workspace_id), None)
+    except ConfigError:
+        return None
+    return DemoIdentity(member.workspace_id, member.user_id)
+
+
+def api_settings(store: StoreSettings, **overrides: object) -> ApiSettings:
+    values = {"dev_mode": store.dev_mode, "data_dir": store.data_dir,
+              **{k: v for k, v in overrides.items() if v is not None}}
+    return ApiSettings(**values)  # type: ignore[arg-type]
+
+
+async def serve(store: StoreSettings, urls: DatabaseUrls, services: Services, *,
+                worker: bool) -> None:
+    settings = services.settings
+    config = uvicorn.Config(create_app(services), host=settings.host, port=settings.port,
+                            ws="websockets-sansio", ws_max_size=settings.ws_max_frame_bytes,
+                            lifespan="off", log_level="warning", server_header=False)
+    server = uvicorn.Server(config)
+    tasks = [asyncio.create_task(server.serve(), name="http")]
+    if worker:
+        tasks.append(asyncio.create_task(_worker(services, urls), name="worker"))
+    tasks.append(asyncio.create_task(_announce(server, services, worker)))
+    try:
+        done, _ = await asyncio.wait(tasks[:2], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            task.result()
+    finally:
+        server.should_exit = True
+        for task in tasks[1:]:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def _worker(services: Services, urls: DatabaseUrls) -> None:
+    from assistant.services import worker_services
+    from assistant.worker import Worker
+
+    await Worker(services.deps.database, urls.app,
+                 services=worker_services(services.deps)).run()
+
+
+async def _announce(server: uvicorn.Server, services: Services, worker: bool) -> None:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers no event for this
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    base = services.settings.public_url or f"http://{services.settings.host}:{port}"
+    lines = [f"Neptune is ready at {base}",
+             f"  API reference: {base}/docs   health: {base}/readyz"]
+    if services.demo and services.settings.dev_mode:
+        lines.append(f"  demo page:     {base}/   (chats as the demo workspace's owner)")
+    lines.append("  a token:       neptune token --workspace acme-demo --user dana@acme.example")
+    lines.append(f"  background work: {'in this process' if worker else 'run `neptune worker`'}")
+    print("\n".join(lines), flush=True)
+
+
+def database_for_serving(urls: DatabaseUrls) -> Database:
+    return Database.connect(urls.app, pool_size=20)
