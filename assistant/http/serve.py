@@ -123,4 +123,6 @@ async def _announce(server: uvicorn.Server, services: Services, worker: bool) ->
 
 
 def database_for_serving(urls: DatabaseUrls) -> Database:
-    return Database.connect(urls.app, pool_size=20)
+    """The pool every request and turn shares: a running turn holds one connection for its
+    conversation lock, so the pool bounds how many turns run at once in this process."""
+    return Database.connect(urls.app, pool_size=ApiSettings().db_pool_size)
