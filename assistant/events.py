@@ -109,9 +109,17 @@ class MessageCompleted(_Event):
     content: str = ""
 
 
+class TurnCompleted(_Event):
+    """The turn is over (the last event of every turn): clients may send the next message."""
+
+    type: Literal["turn.completed"] = "turn.completed"
+    status: Literal["complete", "stopped", "error"]
+    message_id: uuid.UUID | None = None
+
+
 Event = Annotated[
     MessageCreated | TextDelta | ToolStarted | ToolFinished | ApprovalRequired
-    | ApprovalResolved | Usage | Error | TurnRestarted | MessageCompleted,
+    | ApprovalResolved | Usage | Error | TurnRestarted | MessageCompleted | TurnCompleted,
     Field(discriminator="type"),
 ]
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)

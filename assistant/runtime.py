@@ -162,13 +162,27 @@ class Runtime:
 
     async def _drive(self, runner: TurnRunner, stack: AsyncExitStack,
                      subscription: Subscription) -> TurnOutcome:
+        outcome: TurnOutcome | None = None
         try:
-            return await self._run(runner)
+            outcome = await self._run(runner)
+            return outcome
         finally:
+            await asyncio.shield(self._completed(runner, outcome))
             self.deps.hub.close_log(runner.log)
             self.deps.hub.running.pop(runner.conversation_id, None)
             subscription.close()  # before the lock goes: the next turn's events are not ours
             await asyncio.shield(stack.aclose())
+
+    async def _completed(self, runner: TurnRunner, outcome: TurnOutcome | None) -> None:
+        """Tell every client the turn is over, as the turn's last stored event."""
+        runner.log.make(ev.TurnCompleted, turn_id=runner.turn_id,
+                        status=outcome.status if outcome else "error",
+                        message_id=outcome.message_id if outcome else None)
+        try:
+            async with scoped_session(self.deps.database.sessions, runner.caller.scope) as s:
+                await runner.log.flush(s)
+        except Exception:
+            log.exception("could not store the end of turn %s", runner.turn_id)
 
     async def _run(self, runner: TurnRunner) -> TurnOutcome:
         try:

@@ -114,7 +114,8 @@ async def test_step_limit_ends_with_a_clear_message(make_runtime: MakeRuntime,
     assert len(server.requests) == 3
     assert next(e for e in events if e.type == "error").code == "step_limit"
     assert "stopped after 3 steps" in outcome.text
-    assert events[-1].type == "message.completed" and events[-1].content == outcome.text
+    assert events[-2].type == "message.completed" and events[-2].content == outcome.text
+    assert events[-1].type == "turn.completed" and events[-1].status == "complete"
 
 
 async def test_invalid_arguments_then_recovery(runtime: Runtime, server: ModelServer,

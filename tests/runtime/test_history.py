@@ -65,8 +65,9 @@ async def test_disconnect_keeps_the_partial_text(runtime: Runtime, server: Model
     assert outcome.status == "stopped" and outcome.text == "one two "
     messages = await rows(database, chat, AiMessage, AiMessage.seq)
     assert (messages[-1].content, messages[-1].status) == ("one two ", "stopped")
-    last = (await runtime.events_after(chat.caller, chat.conversation_id, 0))[-1]
-    assert last.type == "message.completed" and last.status == "stopped"
+    *_, completed, ended = await runtime.events_after(chat.caller, chat.conversation_id, 0)
+    assert completed.type == "message.completed" and completed.status == "stopped"
+    assert ended.type == "turn.completed" and ended.status == "stopped"
 
 
 async def test_next_turn_replays_tool_calls_and_results(runtime: Runtime, server: ModelServer,

@@ -38,8 +38,8 @@ async def test_text_only_turn(runtime: Runtime, server: ModelServer, chat: Chat,
         events = await turn.collect()
         outcome = await turn.wait()
     assert kinds(events) == ["message.created", "message.created", "text.delta", "text.delta",
-                             "text.delta", "usage", "message.completed"]
-    assert [e.seq for e in events] == list(range(1, 8))
+                             "text.delta", "usage", "message.completed", "turn.completed"]
+    assert [e.seq for e in events] == list(range(1, 9))
     assert "".join(e.text for e in events if e.type == "text.delta") == "Hello there, Ada."
     assert outcome.status == "complete" and outcome.text == "Hello there, Ada."
 
