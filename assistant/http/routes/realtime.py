@@ -10,7 +10,8 @@ Protocol (JSON text frames). The client connects to `/v1/ws?ticket=...` with a t
 - `{"type": "approve" | "reject", "pending_action_id": id, "notes"?: str}`;
 - `{"type": "ping"}`.
 
-Server frames: the runtime's events (each with `seq` and `conversation_id`), plus `hello`,
+Server frames: the runtime's events (each with `seq` and `conversation_id`; every turn ends with
+`turn.completed`, after which the next message can be sent), plus `hello`,
 `conversation.created`, `decision` (an agent's or grid's action was decided), `ping`/`pong`, and
 `{"type": "error", "code", "message", "ref"}` for a frame that could not be done (the socket
 stays open). Every socket following a conversation receives its events, so several tabs stay in
