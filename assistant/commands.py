@@ -160,7 +160,8 @@ async def cmd_serve(args: argparse.Namespace) -> int:
         worker = api.run_worker if api.run_worker is not None else store_settings.embedded
         if args.no_worker:
             worker = False
-        await serve.serve(store_settings, urls, services, worker=worker)
+        relay = api.event_relay if api.event_relay is not None else not store_settings.embedded
+        await serve.serve(store_settings, urls, services, worker=worker, relay=relay)
     finally:
         await database.close()
     return 0

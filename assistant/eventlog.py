@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,7 +27,11 @@ from store.models.neptune import ConversationEvent
 from store.repositories.neptune import ConversationEventRepository
 from store.tenancy import WorkspaceScope
 
+if TYPE_CHECKING:
+    from assistant.relay import EventRelay
+
 SUBSCRIBER_BUFFER = 1000
+RELAY_CHANNEL = "neptune_events"
 
 
 class SubscriberLagged(Exception):
@@ -81,6 +85,7 @@ class EventHub:
         self._subscribers: dict[uuid.UUID, set[Subscription]] = defaultdict(set)
         self._live: dict[uuid.UUID, EventLog] = {}
         self.running: dict[uuid.UUID, Stoppable] = {}
+        self.relay: EventRelay | None = None
 
     def subscribe(self, conversation_id: uuid.UUID) -> Subscription:
         sub = Subscription(conversation_id)
@@ -94,7 +99,19 @@ class EventHub:
             if not subs:
                 del self._subscribers[sub.conversation_id]
 
-    def publish(self, event: Event) -> None:
+    def attach(self, relay: EventRelay) -> None:
+        """Share this process's events with other replicas, and receive theirs."""
+        self.relay = relay
+        relay.deliver = self.deliver
+        relay.wanted = lambda conversation_id: conversation_id in self._subscribers
+
+    def publish(self, event: Event, workspace_id: uuid.UUID | None = None) -> None:
+        """A local turn's event: to this process's subscribers, and to other replicas."""
+        self.deliver(event)
+        if self.relay is not None and workspace_id is not None:
+            self.relay.publish(workspace_id, event)
+
+    def deliver(self, event: Event) -> None:
         for sub in list(self._subscribers.get(event.conversation_id, ())):
             sub.offer(event)
 
@@ -138,7 +155,7 @@ class EventLog:
         self.seq += 1
         numbered: Event = event.model_copy(update={"seq": self.seq})
         self.pending.append(numbered)
-        self.hub.publish(numbered)
+        self.hub.publish(numbered, self.scope.workspace_id)
         return numbered
 
     def make(self, cls: type[Any], **fields: Any) -> Event:
@@ -157,4 +174,9 @@ class EventLog:
                          "conversation_id": self.conversation_id, "seq": event.seq,
                          "type": kind, "payload": payload})
         await session.execute(sa.insert(ConversationEvent).values(rows))
+        relay = self.hub.relay
+        if relay is not None:  # delivered on commit, when the rows are visible
+            marker = relay.stored_marker(self.scope.workspace_id, self.conversation_id,
+                                         self.pending[-1].seq)
+            await session.execute(sa.select(sa.func.pg_notify(RELAY_CHANNEL, marker)))
         self.pending = []

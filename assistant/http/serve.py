@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from assistant.http.app import DemoIdentity, Services, create_app
 from assistant.http.settings import ApiSettings
+from assistant.relay import EventRelay
 from store.bootstrap import DatabaseUrls
 from store.config import StoreSettings
 from store.db import Database
@@ -79,8 +80,13 @@ def api_settings(store: StoreSettings, **overrides: object) -> ApiSettings:
 
 
 async def serve(store: StoreSettings, urls: DatabaseUrls, services: Services, *,
-                worker: bool) -> None:
+                worker: bool, relay: bool) -> None:
+    """Listen until stopped; `relay` shares live events with other replicas (LISTEN/NOTIFY)."""
     settings = services.settings
+    event_relay = EventRelay(urls.app, services.deps.database.sessions) if relay else None
+    if event_relay is not None:
+        await event_relay.start()
+        services.deps.hub.attach(event_relay)
     config = uvicorn.Config(create_app(services), host=settings.host, port=settings.port,
                             ws="websockets-sansio", ws_max_size=settings.ws_max_frame_bytes,
                             lifespan="off", log_level="warning", server_header=False)
@@ -98,6 +104,8 @@ async def serve(store: StoreSettings, urls: DatabaseUrls, services: Services, *,
         for task in tasks[1:]:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if event_relay is not None:
+            await event_relay.close()
 
 
 async def _worker(services: Services, urls: DatabaseUrls) -> None:

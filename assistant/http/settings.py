@@ -61,6 +61,7 @@ class ApiSettings(BaseSettings):
     user_rate_limit: int = Field(default=120, ge=1)
     rate_burst_seconds: int = Field(default=10, ge=1)
     run_worker: bool | None = None
+    event_relay: bool | None = None  # default: on with an external database (replicas)
     db_pool_size: int = Field(default=40, ge=2, le=1000)
 
     def secret_for_tickets(self) -> bytes:
