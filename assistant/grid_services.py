@@ -80,8 +80,7 @@ async def _setting(session: AsyncSession, deps: RuntimeDeps, caller: Caller,
         .where(Workspace.id == caller.workspace_id))).one()
     workspace, spent = row[0], int(row[1] or 0)
     settings: dict[str, Any] = dict(workspace.settings or {})
-    budget = int(settings.get("daily_token_budget") or
-                 deps.settings.budget_for(workspace.subscription_tier))
+    budget = deps.settings.daily_budget(workspace.subscription_tier, settings)
     first = model or settings.get("model") or deps.settings.model
     return _Budget(await model_targets(session, deps, caller, settings, str(first)),
                    budget, spent)

@@ -9,6 +9,7 @@ fallbacks in its settings (`{"model": ..., "fallback_models": [...]}`).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -80,3 +81,7 @@ class RuntimeSettings(BaseSettings):
 
     def budget_for(self, tier: SubscriptionTier) -> int:
         return self.token_budgets.get(tier, DEFAULT_BUDGETS[tier])
+
+    def daily_budget(self, tier: SubscriptionTier, workspace_settings: Mapping[str, Any]) -> int:
+        """A workspace's daily tokens: its own `daily_token_budget`, else its tier's."""
+        return int(workspace_settings.get("daily_token_budget") or self.budget_for(tier))

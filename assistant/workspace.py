@@ -116,8 +116,7 @@ async def load_setting(
             session, deps, caller, settings,
             str(conversation.model or settings.get("model") or deps.settings.model)),
         tools=tools, overrides=overrides,
-        budget=int(settings.get("daily_token_budget") or
-                   deps.settings.budget_for(workspace.subscription_tier)),
+        budget=deps.settings.daily_budget(workspace.subscription_tier, settings),
         tokens_today=tokens_today, tool_tokens=tool_tokens(tools),
         hashes={t.name: t.schema_hash for t in tools}, run=run,
     )

@@ -97,8 +97,10 @@ class UsageLedgerRepository(ScopedRepository[UsageLedger]):
         )
         return int(await self.session.scalar(stmt) or 0)
 
-    async def summary(self, since: datetime, until: datetime | None = None) -> list[UsageSummary]:
-        """Calls, tokens and cost per UTC day and model, oldest day first."""
+    async def summary(self, since: datetime, until: datetime | None = None, *,
+                      user_id: uuid.UUID | None = None) -> list[UsageSummary]:
+        """Calls, tokens and cost per UTC day and model, oldest day first (one user's only,
+        when `user_id` is given)."""
         day = sa.cast(sa.func.timezone("UTC", UsageLedger.created_at), sa.Date).label("day")
         stmt = (
             sa.select(
@@ -113,6 +115,8 @@ class UsageLedgerRepository(ScopedRepository[UsageLedger]):
         )
         if until is not None:
             stmt = stmt.where(UsageLedger.created_at < until)
+        if user_id is not None:
+            stmt = stmt.where(UsageLedger.user_id == user_id)
         rows = (await self.session.execute(stmt)).all()
         return [UsageSummary(r[0], r[1], *(int(v) for v in r[2:])) for r in rows]
 

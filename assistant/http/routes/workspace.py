@@ -43,7 +43,6 @@ from store.models.ai import (
     Shortcut,
 )
 from store.models.core import MemberRole, Workspace
-from store.models.neptune import UsageLedger
 from store.repositories.ai import (
     ConversationRepository,
     FeedbackRepository,
@@ -261,19 +260,10 @@ _COUNTS = ("calls", "prompt_tokens", "completion_tokens", "cached_tokens", "cost
 
 async def _usage_rows(ledger: UsageLedgerRepository, since: datetime,
                       user_id: uuid.UUID | None) -> list[dict[str, Any]]:
-    """Calls, tokens and cost per UTC day and model (the repository's `summary`, narrowed to
-    one user when `user_id` is given)."""
-    day = sa.cast(sa.func.timezone("UTC", UsageLedger.created_at), sa.Date).label("day")
-    stmt = (ledger.select().with_only_columns(
-        day, UsageLedger.model, sa.func.count().label("calls"),
-        *(sa.func.sum(getattr(UsageLedger, name)).label(name) for name in _COUNTS[1:]))
-        .where(UsageLedger.created_at >= since)
-        .group_by(day, UsageLedger.model).order_by(day, UsageLedger.model))
-    if user_id is not None:
-        stmt = stmt.where(UsageLedger.user_id == user_id)
-    result = await ledger.session.execute(stmt)
-    return [{"day": r.day, "model": r.model, **{n: int(getattr(r, n) or 0) for n in _COUNTS}}
-            for r in result]
+    """Calls, tokens and cost per UTC day and model (one user's when `user_id` is given)."""
+    return [{"day": r.day, "model": r.model, "calls": r.calls,
+             **{name: getattr(r, name) for name in _COUNTS[1:]}}
+            for r in await ledger.summary(since, user_id=user_id)]
 
 
 def _sum(rows: list[dict[str, Any]]) -> dict[str, int]:
@@ -299,8 +289,7 @@ async def _budget(session: AsyncSession, ledger: UsageLedgerRepository, deps: Ru
                   caller: Caller, now: datetime) -> BudgetOut:
     """The workspace's daily budget as a turn computes it (its settings, else its tier's)."""
     workspace = await _workspace(session, caller)
-    daily = int((workspace.settings or {}).get("daily_token_budget")
-                or deps.settings.budget_for(workspace.subscription_tier))
+    daily = deps.settings.daily_budget(workspace.subscription_tier, workspace.settings or {})
     today = await ledger.tokens_today(now=now)
     month = datetime(now.year, now.month, 1, tzinfo=UTC)
     return BudgetOut(daily_tokens=daily, spent_today=today,
