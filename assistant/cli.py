@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from store.errors import ConfigError, CryptoError
+from store.errors import ConfigError, CryptoError, InvalidArgument, NotFound
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
@@ -116,6 +116,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, CryptoError) as exc:
         print(f"neptune: {exc}", file=sys.stderr)
         return 2
+    except (NotFound, InvalidArgument) as exc:
+        print(f"neptune: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from store import migrations
 from store.access_keys import AccessKeys
@@ -18,6 +21,9 @@ from store.demo import DEMO_WORKSPACES, load_demo
 from store.maintenance import rotate_secrets, workspace_counts
 from store.repositories.base import utcnow
 from store.tenancy import WorkspaceScope, scoped_session
+
+if TYPE_CHECKING:
+    from assistant.http.serve import MemberRef
 
 
 async def _prepare(*, migrate: bool = True) -> tuple[StoreSettings, DatabaseUrls]:
@@ -185,21 +191,29 @@ async def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
-async def cmd_access_key_create(args: argparse.Namespace) -> int:
+@asynccontextmanager
+async def _member_session(workspace: str, user: str | None
+                          ) -> AsyncIterator[tuple[MemberRef, AsyncSession]]:
+    """A member of `workspace` (default: its owner) and a session scoped to the workspace."""
     from assistant.http import serve
 
     _, urls = await _prepare()
     database = Database.connect(urls.app, pool_size=2)
     try:
-        member = await serve.find_member(database.sessions, args.workspace, args.user)
-        scope = WorkspaceScope(member.workspace_id)
-        expires = utcnow() + timedelta(days=args.days) if args.days else None
-        async with scoped_session(database.sessions, scope) as session:
-            issued = await AccessKeys(session, scope).create(
-                member.user_id, args.name, args.scope, created_by=member.user_id,
-                expires_at=expires)
+        member = await serve.find_member(database.sessions, workspace, user)
+        async with scoped_session(database.sessions,
+                                  WorkspaceScope(member.workspace_id)) as session:
+            yield member, session
     finally:
         await database.close()
+
+
+async def cmd_access_key_create(args: argparse.Namespace) -> int:
+    expires = utcnow() + timedelta(days=args.days) if args.days else None
+    async with _member_session(args.workspace, args.user) as (member, session):
+        issued = await AccessKeys(session, WorkspaceScope(member.workspace_id)).create(
+            member.user_id, args.name, args.scope, created_by=member.user_id,
+            expires_at=expires)
     print(issued.token)
     print(f"# access key {issued.row.id} for {member.email}, scopes {issued.row.scopes}; "
           "shown once: store it now", file=sys.stderr)
@@ -207,17 +221,9 @@ async def cmd_access_key_create(args: argparse.Namespace) -> int:
 
 
 async def cmd_access_key_list(args: argparse.Namespace) -> int:
-    from assistant.http import serve
-
-    _, urls = await _prepare()
-    database = Database.connect(urls.app, pool_size=2)
-    try:
-        member = await serve.find_member(database.sessions, args.workspace, None)
-        scope = WorkspaceScope(member.workspace_id)
-        async with scoped_session(database.sessions, scope) as session:
-            rows = await AccessKeys(session, scope).list(include_revoked=True)
-    finally:
-        await database.close()
+    async with _member_session(args.workspace, None) as (member, session):
+        rows = await AccessKeys(session, WorkspaceScope(member.workspace_id)).list(
+            include_revoked=True)
     for row in rows:
         state = "revoked" if row.revoked_at else "active"
         used = row.last_used_at.isoformat(timespec="seconds") if row.last_used_at else "never"
@@ -227,16 +233,8 @@ async def cmd_access_key_list(args: argparse.Namespace) -> int:
 
 
 async def cmd_access_key_revoke(args: argparse.Namespace) -> int:
-    from assistant.http import serve
-
-    _, urls = await _prepare()
-    database = Database.connect(urls.app, pool_size=2)
-    try:
-        member = await serve.find_member(database.sessions, args.workspace, None)
-        scope = WorkspaceScope(member.workspace_id)
-        async with scoped_session(database.sessions, scope) as session:
-            row = await AccessKeys(session, scope).revoke(args.key_id)
-    finally:
-        await database.close()
+    async with _member_session(args.workspace, None) as (member, session):
+        row = await AccessKeys(session, WorkspaceScope(member.workspace_id)).revoke(
+            args.key_id)
     print(f"revoked {row.id} ({row.name})")
     return 0

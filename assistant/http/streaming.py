@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import cast
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 
 from assistant import events as ev
 from assistant.http.schemas import TurnResult
@@ -55,6 +55,25 @@ async def stream(turn: Turn, on_done: Callable[[TurnResult], Awaitable[None]] | 
                  ) -> AsyncIterator[bytes]:
     """The turn's events as SSE; `on_done` gets the result even when the client left early."""
     seen: list[ev.Event] = []
+    try:
+        async with turn, aclosing(paced(turn)) as events:
+            async for event in events:
+                if event is None:
+                    yield b": heartbeat\n\n"
+                    continue
+                seen.append(event)
+                yield frame(event)
+            outcome = await turn.wait()
+        yield done_frame(result_of(outcome, seen))
+    finally:
+        if turn.done and on_done is not None:
+            await asyncio.shield(on_done(result_of(await turn.wait(), seen)))
+
+
+async def paced(turn: Turn) -> AsyncGenerator[ev.Event | None, None]:
+    """The turn's events, with None whenever `HEARTBEAT` seconds pass without one (time to
+    say something so proxies keep a quiet stream open). A task reads the turn so a timeout
+    never cancels the turn's own iterator."""
     queue: asyncio.Queue[ev.Event | None] = asyncio.Queue()
 
     async def pump() -> None:
@@ -64,37 +83,19 @@ async def stream(turn: Turn, on_done: Callable[[TurnResult], Awaitable[None]] | 
         finally:
             await queue.put(None)
 
+    pumping = asyncio.create_task(pump())
     try:
-        async with turn:
-            pumping = asyncio.create_task(pump())
+        while True:
             try:
-                while (item := await _next(queue)) is not _END:
-                    if item is _HEARTBEAT:
-                        yield b": heartbeat\n\n"
-                        continue
-                    event = cast(ev.Event, item)
-                    seen.append(event)
-                    yield frame(event)
-            finally:
-                pumping.cancel()
-            outcome = await turn.wait()
-        result = result_of(outcome, seen)
-        yield done_frame(result)
+                item = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT)
+            except TimeoutError:
+                yield None
+                continue
+            if item is None:
+                return
+            yield item
     finally:
-        if turn.done and on_done is not None:
-            await asyncio.shield(on_done(result_of(await turn.wait(), seen)))
-
-
-_END, _HEARTBEAT = object(), object()
-
-
-async def _next(queue: asyncio.Queue[ev.Event | None]) -> object:
-    """The next event, `_HEARTBEAT` when one is due, `_END` when the turn's stream ended."""
-    try:
-        item = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT)
-    except TimeoutError:
-        return _HEARTBEAT
-    return _END if item is None else item
+        pumping.cancel()
 
 
 def replay(result: TurnResult) -> Iterable[bytes]:

@@ -24,11 +24,10 @@ show the message.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
@@ -203,7 +202,7 @@ async def _stream(svc: ServicesDep, exchange: Exchange, turn: Turn,
     chunks = wire.Chunks(wire.completion_id(turn.id), int(time.time()), include_usage)
     answer, seen = wire.Answer(), []
     yield chunks.delta({"role": "assistant", "content": ""})
-    async with turn, aclosing(_paced(turn)) as events:
+    async with turn, aclosing(streaming.paced(turn)) as events:
         async for event in events:
             if event is None:
                 yield b": keep-alive\n\n"
@@ -224,31 +223,3 @@ async def _stream(svc: ServicesDep, exchange: Exchange, turn: Turn,
     if include_usage:
         yield chunks.usage(wire.usage_of(seen))
     yield wire.sse("[DONE]")
-
-
-async def _paced(turn: Turn) -> AsyncGenerator[ev.Event | None, None]:
-    """The turn's events, with None whenever `HEARTBEAT` seconds pass without one (time to
-    say something so proxies keep a quiet stream open). A task reads the turn so a timeout
-    never cancels the turn's own iterator."""
-    queue: asyncio.Queue[ev.Event | None] = asyncio.Queue()
-
-    async def pump() -> None:
-        try:
-            async for event in turn:
-                await queue.put(event)
-        finally:
-            await queue.put(None)
-
-    pumping = asyncio.create_task(pump())
-    try:
-        while True:
-            try:
-                item = await asyncio.wait_for(queue.get(), timeout=HEARTBEAT)
-            except TimeoutError:
-                yield None
-                continue
-            if item is None:
-                return
-            yield item
-    finally:
-        pumping.cancel()
