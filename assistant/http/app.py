@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -75,7 +76,42 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes,
                        upload_limit=services.settings.upload_max_bytes)
+    _complete_document(app)
     return app
+
+
+def _complete_document(app: FastAPI) -> None:
+    """What FastAPI cannot infer: errors are problem+json (its default 422 says JSON), and an
+    operation that takes a body can also answer 400 (unparseable body) and 413 (BodyLimit)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components["ProblemBody"] = problems.ProblemBody.model_json_schema()
+            components.pop("HTTPValidationError", None)
+            components.pop("ValidationError", None)
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    _problem_statuses(operation)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _problem_statuses(operation: dict[str, Any]) -> None:
+    responses = operation.setdefault("responses", {})
+    statuses = [code for code in responses if code.startswith(("4", "5"))]
+    if "requestBody" in operation:
+        statuses += ["400", "413"]
+    for code in statuses:
+        existing = responses.get(code, {})
+        responses[code] = {
+            "description": existing.get("description") or problems.title_of(int(code)),
+            "content": {problems.MEDIA_TYPE: {"schema": {
+                "$ref": "#/components/schemas/ProblemBody"}}}}
 
 
 class BodyLimit:

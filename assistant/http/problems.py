@@ -14,6 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 
 from assistant.locks import ConversationBusy
@@ -84,7 +85,21 @@ def as_problem(exc: Exception) -> Problem | None:
                            headers={"Retry-After": "1"})
         case ToolError():
             return Problem(422, "Not possible", str(exc), kind="tool-error")
+        case DBAPIError() if _sqlstate(exc) in UNSTORABLE_TEXT:
+            return Problem(422, "Invalid request", "text may not contain NUL characters or "
+                           "invalid UTF-8", kind="invalid")
     return None
+
+
+# PostgreSQL refuses these characters in text (NUL, or bytes its encoding cannot hold); the
+# transaction is rolled back, so the request changed nothing and is the client's to fix.
+UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    cause = getattr(exc.orig, "__cause__", None)
+    state = getattr(cause, "sqlstate", None) or getattr(exc.orig, "sqlstate", None)
+    return str(state) if state else None
 
 
 def install(app: FastAPI) -> None:
@@ -97,7 +112,7 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        return respond(Problem(exc.status_code, _title(exc.status_code), str(exc.detail),
+        return respond(Problem(exc.status_code, title_of(exc.status_code), str(exc.detail),
                                headers=dict(exc.headers or {})))
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
@@ -108,7 +123,7 @@ def install(app: FastAPI) -> None:
                                errors=errors))
 
     for cls in (Problem, NotFound, InvalidArgument, Conflict, ConversationBusy, ToolError,
-                Exception):
+                DBAPIError, Exception):
         app.add_exception_handler(cls, on_problem)
     app.add_exception_handler(HTTPException, on_http)
     app.add_exception_handler(RequestValidationError, on_validation)
@@ -121,7 +136,7 @@ def _summary(errors: list[dict[str, Any]]) -> str:
     return f"{where}: {first['msg']}{more}"
 
 
-def _title(status: int) -> str:
+def title_of(status: int) -> str:
     from http import HTTPStatus
 
     try:
@@ -132,5 +147,6 @@ def _title(status: int) -> str:
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` entries for the problems a route can answer."""
-    return {s: {"model": ProblemBody, "description": _title(s),
-                "content": {MEDIA_TYPE: {}}} for s in statuses}
+    return {s: {"description": title_of(s),
+                "content": {MEDIA_TYPE: {"schema": {
+                    "$ref": "#/components/schemas/ProblemBody"}}}} for s in statuses}

@@ -18,7 +18,7 @@ from assistant.http.app import Services, build_services, create_app
 from assistant.http.settings import ApiSettings
 from assistant.services import build_deps
 from store.db import Database
-from store.models.core import MemberRole, User, WorkspaceMember
+from store.models.core import MemberRole, SubscriptionTier, User, WorkspaceMember
 from store.models.orchestration import AgentPendingAction
 from store.repositories.orchestration import AgentPendingActionRepository
 from store.tenancy import scoped_session
@@ -32,8 +32,11 @@ API_SECRET = "test-api-secret-with-enough-bytes-for-hs256"
 
 
 def api_settings(**overrides: Any) -> ApiSettings:
+    """Test settings; rate limits are out of the way unless a test sets them."""
+    unlimited = {tier: 1_000_000 for tier in SubscriptionTier}
     values: dict[str, Any] = {"jwt_secret": JWT_SECRET, "api_secret": API_SECRET,
-                              "dev_mode": False, **overrides}
+                              "dev_mode": False, "user_rate_limit": 1_000_000,
+                              "rate_limits": unlimited, **overrides}
     return ApiSettings(**values)
 
 

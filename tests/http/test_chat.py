@@ -154,3 +154,11 @@ async def test_bad_requests_are_problems_and_store_nothing(
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["status"] == status
     assert await message_count(database, owner, conversation_id) == 0
+
+
+async def test_nul_characters_are_a_clear_422(client: httpx.AsyncClient, owner: Member) -> None:
+    response = await client.post("/v1/conversations", json={"title": "bad\u0000title"},
+                                 headers=owner.headers)
+    assert response.status_code == 422 and "NUL" in response.json()["detail"]
+    listed = (await client.get("/v1/conversations", headers=owner.headers)).json()
+    assert listed["items"] == []
