@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from assistant.conversations import Conversations
@@ -76,6 +77,12 @@ def create_app(services: Services) -> FastAPI:
         app.include_router(router)
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes,
                        upload_limit=services.settings.upload_max_bytes)
+    if services.settings.cors_origins:
+        # Bearer tokens, not cookies: credentials stay off, so no origin can ride a session.
+        app.add_middleware(CORSMiddleware, allow_origins=list(services.settings.cors_origins),
+                           allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+                           max_age=600)
     _complete_document(app)
     return app
 

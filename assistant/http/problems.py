@@ -73,6 +73,9 @@ def as_problem(exc: Exception) -> Problem | None:
     match exc:
         case Problem():
             return exc
+        case HTTPException():
+            return Problem(exc.status_code, title_of(exc.status_code), str(exc.detail),
+                           headers=dict(exc.headers or {}))
         case NotFound():
             return Problem(404, "Not Found", str(exc), kind="not-found")
         case InvalidArgument():
@@ -110,10 +113,6 @@ def install(app: FastAPI) -> None:
             problem = Problem(500, "Internal error", "something went wrong on our side")
         return respond(problem)
 
-    async def on_http(request: Request, exc: Exception) -> JSONResponse:
-        assert isinstance(exc, HTTPException)
-        return respond(Problem(exc.status_code, title_of(exc.status_code), str(exc.detail),
-                               headers=dict(exc.headers or {})))
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -125,7 +124,7 @@ def install(app: FastAPI) -> None:
     for cls in (Problem, NotFound, InvalidArgument, Conflict, ConversationBusy, ToolError,
                 DBAPIError, Exception):
         app.add_exception_handler(cls, on_problem)
-    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(HTTPException, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
 
 

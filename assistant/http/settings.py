@@ -13,9 +13,10 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from store.errors import ConfigError
 from store.models.core import SubscriptionTier
@@ -50,6 +51,7 @@ class ApiSettings(BaseSettings):
     ws_ticket_seconds: int = Field(default=60, ge=5, le=3600)
     dev_token_hours: float = Field(default=12.0, gt=0)
 
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     max_body_bytes: int = Field(default=256 * 1024, ge=1024)
     upload_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     ws_max_frame_bytes: int = Field(default=64 * 1024, ge=1024)
@@ -63,6 +65,13 @@ class ApiSettings(BaseSettings):
     run_worker: bool | None = None
     event_relay: bool | None = None  # default: on with an external database (replicas)
     db_pool_size: int = Field(default=40, ge=2, le=1000)
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
 
     def secret_for_tickets(self) -> bytes:
         """The key that signs WebSocket tickets (and development tokens when no JWT secret)."""

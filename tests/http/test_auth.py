@@ -180,3 +180,16 @@ async def test_keys_never_reach_admin_endpoints_without_admin_scope(
     response = await client.get("/v1/access-keys",
                                 headers={"Authorization": f"Bearer {issued.token}"})
     assert response.status_code == 403
+
+
+async def test_cors_allows_only_configured_origins(make_services: MakeServices) -> None:
+    services = make_services(cors_origins=("https://app.example",))
+    async with await client_for(create_app(services)) as client:
+        allowed = await client.options("/v1/conversations", headers={
+            "Origin": "https://app.example", "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "authorization,content-type"})
+        refused = await client.options("/v1/conversations", headers={
+            "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+    assert "access-control-allow-origin" not in refused.headers

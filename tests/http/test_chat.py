@@ -142,6 +142,11 @@ async def test_bad_requests_are_problems_and_store_nothing(
                                                          "Content-Type": "application/json"}),
          422),
         (client.post(url, json={"text": ""}, headers=owner.headers), 422),
+        (client.post(url, content=b"\xff\xfe{", headers={**owner.headers,
+                                                        "Content-Type": "application/json"}),
+         400),
+        (client.post("/v1/chat/completions", content=b"\xff\xfe{", headers={
+            **owner.headers, "Content-Type": "application/json"}), 400),
         (client.post(url, json={"text": "hi", "extra": 1}, headers=owner.headers), 422),
         (client.post(url, content=b"text=hi", headers={
             **owner.headers, "Content-Type": "application/x-www-form-urlencoded"}), 422),

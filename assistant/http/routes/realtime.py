@@ -271,10 +271,20 @@ class Connection:
             forward.cancel()
             self.svc.deps.hub.unsubscribe(subscription)
         subscription = self.svc.deps.hub.subscribe(conversation_id)
-        backlog = [] if after_seq is None else await self.svc.runtime.events_after(
-            self.caller, conversation_id, after_seq, limit=1000)
+        backlog = [] if after_seq is None else await self._backlog(conversation_id, after_seq)
         forward = asyncio.create_task(self._forward(subscription, backlog, after_seq or 0))
         self.following[conversation_id] = (subscription, forward)
+
+    async def _backlog(self, conversation_id: uuid.UUID, after_seq: int) -> list[Any]:
+        """Every event after `after_seq`, page by page (a long absence is not truncated)."""
+        events: list[Any] = []
+        while True:
+            page = await self.svc.runtime.events_after(self.caller, conversation_id, after_seq,
+                                                       limit=1000)
+            events.extend(page)
+            if len(page) < 1000:
+                return events
+            after_seq = page[-1].seq
 
     async def _forward(self, subscription: Subscription, backlog: list[Any], last: int) -> None:
         for event in backlog:
