@@ -161,13 +161,17 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     try:
         api = serve.api_settings(store_settings, host=args.host, port=args.port)
         services = build_services(build_deps(database, keyring=keyring), api)
+        lock_engine = serve.bound_turns(services.deps, urls, api)
         if api.dev_mode:
             services.demo = await serve.demo_identity(database.sessions)
         worker = api.run_worker if api.run_worker is not None else store_settings.embedded
         if args.no_worker:
             worker = False
         relay = api.event_relay if api.event_relay is not None else not store_settings.embedded
-        await serve.serve(store_settings, urls, services, worker=worker, relay=relay)
+        try:
+            await serve.serve(store_settings, urls, services, worker=worker, relay=relay)
+        finally:
+            await lock_engine.dispose()
     finally:
         await database.close()
     return 0

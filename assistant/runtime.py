@@ -147,8 +147,11 @@ class Runtime:
         turn = Turn(uuid.uuid4(), conversation_id, subscription, hub.unsubscribe)
         event_log = hub.open_log(caller.scope, conversation_id, 0)
         try:
+            if self.deps.turn_slots is not None:
+                await stack.enter_async_context(self.deps.turn_slots)
             await stack.enter_async_context(conversation_lock(
-                self.deps.database.engine, caller.workspace_id, conversation_id, wait=wait))
+                self.deps.lock_engine or self.deps.database.engine, caller.workspace_id,
+                conversation_id, wait=wait))
             runner = TurnRunner(self.deps, caller, conversation_id, turn.id, event_log)
             await prepare(runner)
         except BaseException:

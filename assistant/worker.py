@@ -156,7 +156,7 @@ class Worker:
                 found = await self.sweep()
                 if found.queued:
                     log.info("queued %d due job(s): %s", found.queued, found.kinds)
-            except (OSError, sa.exc.DBAPIError) as exc:
+            except (OSError, sa.exc.SQLAlchemyError) as exc:  # pool timeouts too
                 log.warning("sweep failed, will retry: %s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.wake.wait(), self.settings.sweep_seconds)

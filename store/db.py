@@ -13,9 +13,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 
-def make_engine(url: URL, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: URL, *, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
+    """An engine as the service role; the pool may grow by `max_overflow` (default: doubles)."""
     return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
+        url, pool_size=pool_size,
+        max_overflow=pool_size if max_overflow is None else max_overflow, pool_pre_ping=False,
     )
 
 

@@ -18,18 +18,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.tenancy import bound_workspace
 
-_TAKE = sa.text("""
+# `:now` NULL means the database's clock: every replica then shares one clock, and time spent
+# waiting for a connection is not mistaken for time the bucket has had to refill.
+_NOW = "coalesce(CAST(:now AS timestamptz), clock_timestamp())"
+_TAKE = sa.text(f"""
+WITH t AS (SELECT {_NOW} AS now)
 INSERT INTO rate_limit_buckets (workspace_id, bucket, tat)
-VALUES (:workspace_id, :bucket, :now + :interval)
+SELECT :workspace_id, :bucket, t.now + :interval FROM t
 ON CONFLICT (workspace_id, bucket) DO UPDATE
-   SET tat = greatest(rate_limit_buckets.tat, :now) + :interval, updated_at = :now
- WHERE greatest(rate_limit_buckets.tat, :now) + :interval - :now <= :window
+   SET tat = greatest(rate_limit_buckets.tat, (SELECT now FROM t)) + :interval,
+       updated_at = (SELECT now FROM t)
+ WHERE greatest(rate_limit_buckets.tat, (SELECT now FROM t)) + :interval - (SELECT now FROM t)
+       <= :window
 RETURNING tat
 """).bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)),
                 sa.bindparam("interval", type_=sa.Interval()),
                 sa.bindparam("window", type_=sa.Interval()))
-_TAT = sa.text("SELECT tat FROM rate_limit_buckets WHERE workspace_id = :workspace_id "
-               "AND bucket = :bucket")
+_WAIT = sa.text(f"""
+SELECT extract(epoch FROM tat + :interval - :window - {_NOW}) FROM rate_limit_buckets
+ WHERE workspace_id = :workspace_id AND bucket = :bucket
+""").bindparams(sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+                sa.bindparam("interval", type_=sa.Interval()),
+                sa.bindparam("window", type_=sa.Interval()))
 
 
 @dataclass(frozen=True)
@@ -44,14 +54,13 @@ class Limit:
         return timedelta(minutes=1) / self.per_minute
 
 
-async def take(session: AsyncSession, bucket: str, limit: Limit, now: datetime) -> float | None:
-    """Spend one request from `bucket`: None when allowed, else the seconds to wait."""
-    workspace_id = bound_workspace(session)
-    window = limit.interval * limit.burst
-    params = {"workspace_id": workspace_id, "bucket": bucket, "now": now,
-              "interval": limit.interval, "window": window}
+async def take(session: AsyncSession, bucket: str, limit: Limit,
+               now: datetime | None = None) -> float | None:
+    """Spend one request from `bucket`: None when allowed, else the seconds to wait. `now`
+    defaults to the database's clock."""
+    params = {"workspace_id": bound_workspace(session), "bucket": bucket, "now": now,
+              "interval": limit.interval, "window": limit.interval * limit.burst}
     if (await session.execute(_TAKE, params)).first() is not None:
         return None
-    tat = await session.scalar(_TAT, params)
-    wait = (tat + limit.interval - window - now).total_seconds() if tat else 1.0
-    return max(wait, 0.001)
+    wait = await session.scalar(_WAIT, params)
+    return max(float(wait or 0), 0.001)

@@ -9,23 +9,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 import uvicorn
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from assistant.deps import RuntimeDeps
 from assistant.http.app import DemoIdentity, Services, create_app
 from assistant.http.settings import ApiSettings
 from assistant.relay import EventRelay
 from store.bootstrap import DatabaseUrls
 from store.config import StoreSettings
-from store.db import Database
+from store.db import Database, make_engine
 from store.demo import DEMO_WORKSPACES
 from store.errors import ConfigError
 from store.models.core import MemberRole, User, WorkspaceMember
 from store.tenancy import WorkspaceScope, scoped_session
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -91,29 +95,33 @@ async def serve(store: StoreSettings, urls: DatabaseUrls, services: Services, *,
                             ws="websockets-sansio", ws_max_size=settings.ws_max_frame_bytes,
                             lifespan="off", log_level="warning", server_header=False)
     server = uvicorn.Server(config)
-    tasks = [asyncio.create_task(server.serve(), name="http")]
+    http = asyncio.create_task(server.serve(), name="http")
+    helpers = [asyncio.create_task(_announce(server, services, worker))]
     if worker:
-        tasks.append(asyncio.create_task(_worker(services, urls), name="worker"))
-    tasks.append(asyncio.create_task(_announce(server, services, worker)))
+        helpers.append(asyncio.create_task(_keep_working(services, urls), name="worker"))
     try:
-        done, _ = await asyncio.wait(tasks[:2], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            task.result()
+        await http
     finally:
         server.should_exit = True
-        for task in tasks[1:]:
+        for task in helpers:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(http, *helpers, return_exceptions=True)
         if event_relay is not None:
             await event_relay.close()
 
 
-async def _worker(services: Services, urls: DatabaseUrls) -> None:
+async def _keep_working(services: Services, urls: DatabaseUrls) -> None:
+    """The in-process worker; if it fails, it is logged and restarted, and HTTP goes on."""
     from assistant.services import worker_services
     from assistant.worker import Worker
 
-    await Worker(services.deps.database, urls.app,
-                 services=worker_services(services.deps)).run()
+    while True:
+        try:
+            await Worker(services.deps.database, urls.app,
+                         services=worker_services(services.deps)).run()
+        except Exception:
+            log.exception("the in-process worker stopped; restarting it in 5 s")
+        await asyncio.sleep(5)
 
 
 async def _announce(server: uvicorn.Server, services: Services, worker: bool) -> None:
@@ -131,6 +139,15 @@ async def _announce(server: uvicorn.Server, services: Services, worker: bool) ->
 
 
 def database_for_serving(urls: DatabaseUrls) -> Database:
-    """The pool every request and turn shares: a running turn holds one connection for its
-    conversation lock, so the pool bounds how many turns run at once in this process."""
+    """The pool requests, turns and tools share (it may double under load)."""
     return Database.connect(urls.app, pool_size=ApiSettings().db_pool_size)
+
+
+def bound_turns(deps: RuntimeDeps, urls: DatabaseUrls, settings: ApiSettings) -> AsyncEngine:
+    """At most `max_concurrent_turns` turns at once, their conversation locks on an engine of
+    their own: a turn waiting for a work connection can never be holding the last one. Further
+    turns wait in memory for a slot. Returns the lock engine (the caller disposes of it)."""
+    deps.lock_engine = make_engine(urls.app, pool_size=settings.max_concurrent_turns,
+                                   max_overflow=0)
+    deps.turn_slots = asyncio.Semaphore(settings.max_concurrent_turns)
+    return deps.lock_engine

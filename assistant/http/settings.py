@@ -64,7 +64,8 @@ class ApiSettings(BaseSettings):
     rate_burst_seconds: int = Field(default=10, ge=1)
     run_worker: bool | None = None
     event_relay: bool | None = None  # default: on with an external database (replicas)
-    db_pool_size: int = Field(default=40, ge=2, le=1000)
+    db_pool_size: int = Field(default=20, ge=2, le=1000)
+    max_concurrent_turns: int = Field(default=32, ge=1, le=1000)
 
     @field_validator("cors_origins", mode="before")
     @classmethod
