@@ -76,7 +76,7 @@ def test_two_processes_starting_at_once_share_one_server(tmp_path: Path) -> None
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
-    assert all("database revision: 0002" in out for out, _ in outputs)
+    assert all("database revision: 0003" in out for out, _ in outputs)
     assert (tmp_path / "pgdata" / "PG_VERSION").exists()
 
 
@@ -84,3 +84,35 @@ def test_worker_refuses_a_bad_concurrency_before_starting(tmp_path: Path) -> Non
     result = run_cli("worker", "--concurrency", "0", env={"NEPTUNE_DATA_DIR": str(tmp_path)})
     assert result.returncode == 2 and "must be at least 1" in result.stderr
     assert not (tmp_path / "pgdata").exists()
+
+
+def test_token_and_access_keys_for_the_demo(tmp_path: Path) -> None:
+    import jwt
+
+    from store.demo import DEMO_WORKSPACES, demo_user_id
+
+    env = {"NEPTUNE_DATA_DIR": str(tmp_path), "NEPTUNE_DEV_MODE": "1"}
+    assert run_cli("demo", env=env).returncode == 0
+    issued = run_cli("token", "--workspace", "acme-demo", "--user", "lee@acme.example", env=env)
+    assert issued.returncode == 0, issued.stderr
+    secret = (tmp_path / "dev-api-secret").read_text().strip()
+    claims = jwt.decode(issued.stdout.strip(), secret, algorithms=["HS256"])
+    spec = DEMO_WORKSPACES[0]
+    assert claims["sub"] == str(demo_user_id(spec.slug, "Lee"))
+    assert claims["workspace"] == str(spec.workspace_id)
+    assert "(member)" in issued.stderr
+
+    created = run_cli("access-key", "create", "--workspace", "acme-demo", "--name", "ci",
+                      "--scope", "read", "--scope", "chat", env=env)
+    assert created.returncode == 0 and created.stdout.startswith("nep_")
+    listed = run_cli("access-key", "list", "--workspace", "acme-demo", env=env).stdout
+    assert "'ci'" in listed and "chat,read" in listed and created.stdout.strip() not in listed
+    key_id = listed.split()[0]
+    assert run_cli("access-key", "revoke", "--workspace", "acme-demo", key_id,
+                   env=env).returncode == 0
+    assert "revoked" in run_cli("access-key", "list", "--workspace", "acme-demo", env=env).stdout
+
+    unknown = run_cli("token", "--workspace", "nope", env=env)
+    assert unknown.returncode == 2 and "no active workspace 'nope'" in unknown.stderr
+    stranger = run_cli("token", "--workspace", "acme-demo", "--user", "x@y.z", env=env)
+    assert stranger.returncode == 2 and "not an active member" in stranger.stderr
