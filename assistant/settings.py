@@ -35,6 +35,13 @@ class ModelRoute(BaseModel):
     api_key_env: str | None = None
 
 
+def split_commas(value: Any) -> Any:
+    """An environment list (`a, b,c`) as a tuple; anything else unchanged."""
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
 DEFAULT_BUDGETS = {
     SubscriptionTier.FREE: 50_000,
     SubscriptionTier.STARTER: 200_000,
@@ -62,12 +69,8 @@ class RuntimeSettings(BaseSettings):
     approval_ttl_hours: float = Field(default=24.0, gt=0)
     prompt_version: str = "v1"
 
-    @field_validator("fallback_models", mode="before")
-    @classmethod
-    def _split(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+    _split = field_validator("fallback_models", mode="before")(
+        lambda value: split_commas(value))
 
     @field_validator("model_aliases", mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from assistant.settings import split_commas
 from store.errors import ConfigError
 from store.models.core import SubscriptionTier
 
@@ -67,12 +68,7 @@ class ApiSettings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=2, le=1000)
     max_concurrent_turns: int = Field(default=32, ge=1, le=1000)
 
-    @field_validator("cors_origins", mode="before")
-    @classmethod
-    def _origins(cls, value: object) -> object:
-        if isinstance(value, str):
-            return tuple(part.strip() for part in value.split(",") if part.strip())
-        return value
+    _origins = field_validator("cors_origins", mode="before")(lambda value: split_commas(value))
 
     def secret_for_tickets(self) -> bytes:
         """The key that signs WebSocket tickets (and development tokens when no JWT secret)."""
