@@ -44,6 +44,8 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/store_bench.py
 	$(BIN)/python benchmarks/turn_overhead.py
 	$(BIN)/python benchmarks/knowledge_search.py
+	$(BIN)/python benchmarks/ws_load.py --sessions 100
+	$(BIN)/python benchmarks/ws_load.py --sessions 1000
 
 # Regenerate the hashed lock files after editing requirements/*.in (needs `uv` on PATH).
 lock:
