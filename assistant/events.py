@@ -76,6 +76,7 @@ class ApprovalResolved(_Event):
     pending_action_id: uuid.UUID
     decision: Literal["approved", "rejected"]
     decided_by: uuid.UUID | None = None
+    call_id: str | None = None  # the model's call this decides (`approval.required.call_id`)
 
 
 class Usage(_Event):

@@ -230,7 +230,8 @@ def _announce(runner: TurnRunner, resolution: Resolution) -> list[ev.Event]:
     return [
         ev.ApprovalResolved(**base, pending_action_id=pending.id,
                             decision="approved" if resolution.approved else "rejected",
-                            decided_by=runner.caller.user_id),
+                            decided_by=runner.caller.user_id,
+                            call_id=(pending.details or {}).get("call_id")),
         ev.ToolStarted(**base, call_id=outcome.call.id, tool=pending.tool_name,
                        arguments=pending.tool_arguments),
         ev.ToolFinished(**base, call_id=outcome.call.id, tool=pending.tool_name,

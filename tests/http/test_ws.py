@@ -141,6 +141,7 @@ async def test_approve_over_the_socket_runs_the_action_once(
         again = await until(socket, lambda f: f["type"] == "error")
     kinds = [f["type"] for f in after]
     assert kinds[0] == "approval.resolved" and text_of(after) == "Deleted Grace."
+    assert after[0]["call_id"] == approval["call_id"]
     assert again[-1]["code"] == "conflict"
     async with scoped_session(database.sessions, owner.ws.scope) as session:
         assert await session.get(Contact, (owner.ws.workspace_id, contact.id)) is None
