@@ -9,6 +9,7 @@
     neptune serve [--host H --port P] the HTTP API, WebSocket, widget and demo page
     neptune token --workspace W [--user U]   a development token (HS256) for a member
     neptune access-key create|list|revoke    workspace access keys for server-to-server calls
+    neptune chat [--url U --token T]         chat in the terminal (in-process by default)
 
 Configuration errors print one line saying what is wrong and how to fix it, and exit 2.
 """
@@ -37,6 +38,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--workspace", required=True, help="workspace id, slug or Clerk org id")
     token.add_argument("--user", help="user email, id or Clerk user id (default: the owner)")
     token.add_argument("--hours", type=_positive_float, default=12.0, help="validity (12)")
+    chat = commands.add_parser("chat", help="chat with Neptune in the terminal")
+    chat.add_argument("--workspace", default="acme-demo", help="in-process: workspace (demo)")
+    chat.add_argument("--user", help="in-process: member email or id (default: the owner)")
+    chat.add_argument("--url", help="chat with a running service instead (needs --token)")
+    chat.add_argument("--token", help="a token or access key for --url")
     access = commands.add_parser("access-key", help="workspace access keys").add_subparsers(
         dest="access_key_command", required=True)
     create = access.add_parser("create", help="create a key (shown once)")

@@ -7,7 +7,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
@@ -18,6 +18,7 @@ from store.config import StoreSettings
 from store.crypto import load_keyring, new_key_spec
 from store.db import Database
 from store.demo import DEMO_WORKSPACES, load_demo
+from store.errors import ConfigError
 from store.maintenance import rotate_secrets, workspace_counts
 from store.repositories.base import utcnow
 from store.tenancy import WorkspaceScope, scoped_session
@@ -242,3 +243,35 @@ async def cmd_access_key_revoke(args: argparse.Namespace) -> int:
             args.key_id)
     print(f"revoked {row.id} ({row.name})")
     return 0
+
+
+async def cmd_chat(args: argparse.Namespace) -> int:
+    from assistant import chat_cli
+
+    console = chat_cli.console_for_terminal()
+    if args.url:
+        if not args.token:
+            raise ConfigError("--url needs --token (a token from `neptune token` or an access key)")
+        return await chat_cli.converse(chat_cli.Remote(args.url, args.token), console)
+    return await _chat_in_process(args, console)
+
+
+async def _chat_in_process(args: argparse.Namespace, console: Any) -> int:
+    from assistant import chat_cli
+    from assistant.http import serve
+    from assistant.runtime import Runtime
+    from assistant.services import build_deps
+    from tools.context import Caller
+
+    store_settings, urls = await _prepare()
+    keyring = load_keyring(store_settings.master_keys, dev_mode=store_settings.dev_mode,
+                           data_dir=store_settings.data_dir)
+    database = Database.connect(urls.app, pool_size=4)
+    try:
+        member = await serve.find_member(database.sessions, args.workspace, args.user)
+        caller = Caller.for_member(member.workspace_id, member.user_id, member.role,
+                                   channel="cli")
+        runtime = Runtime(build_deps(database, keyring=keyring))
+        return await chat_cli.converse(chat_cli.InProcess(runtime, caller), console)
+    finally:
+        await database.close()

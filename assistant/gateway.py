@@ -23,13 +23,16 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import asyncio
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import litellm
 from litellm import exceptions as llm_errors
+from litellm.llms.custom_llm import CustomLLM, CustomLLMError
+from litellm.types.utils import GenericStreamingChunk
 
 litellm.suppress_debug_info = True
 litellm.telemetry = False
@@ -335,3 +338,65 @@ def _absorb(assembly: _Assembly, chunk: Any, model: str) -> list[str]:
             assembly.finish_reason = choice.finish_reason
     return texts
 
+
+
+# -- the built-in offline model as a LiteLLM custom provider --------------------------------
+LOCAL_PROVIDER = "neptune-local"
+
+
+class LocalResponder(Protocol):
+    """What answers `neptune-local/...` requests (assistant.local.model.LocalModel)."""
+
+    def respond(self, messages: Sequence[Mapping[str, Any]], offered: Sequence[str]) -> Any: ...
+
+
+class _LocalHandler(CustomLLM):
+    """Speaks LiteLLM's custom-provider interface for the offline model: text, then tool calls,
+    streamed as chunks exactly like a hosted model's, with (approximate) token usage."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.model: LocalResponder | None = None
+
+    # LiteLLM iterates what astreaming returns: an async generator is what it expects.
+    async def astreaming(  # type: ignore[override]
+        self, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        reply = await self._reply(kwargs)
+        words = re.findall(r"\S+\s*", reply.text)
+        for word in words:
+            yield _chunk(word)
+        for index, (call_id, name, arguments) in enumerate(reply.calls):
+            yield {"text": "", "is_finished": False, "finish_reason": "", "usage": None,
+                   "index": 0, "tool_use": {"id": call_id, "type": "function", "index": index,
+                                            "function": {"name": name,
+                                                         "arguments": json.dumps(arguments)}}}
+        prompt = sum(len(str(m.get("content") or "")) for m in kwargs.get("messages", [])) // 4
+        yield {"text": "", "is_finished": True, "index": 0, "tool_use": None,
+               "finish_reason": "tool_calls" if reply.calls else "stop",
+               "usage": {"prompt_tokens": prompt, "completion_tokens": len(words) + 1,
+                         "total_tokens": prompt + len(words) + 1}}
+
+    async def _reply(self, kwargs: Mapping[str, Any]) -> Any:
+        if self.model is None:
+            raise CustomLLMError(  # type: ignore[no-untyped-call]
+                status_code=503, message="the offline model is not loaded")
+        params = kwargs.get("optional_params") or {}
+        offered = [t["function"]["name"] for t in params.get("tools") or ()
+                   if isinstance(t, Mapping) and "function" in t]
+        return await asyncio.to_thread(self.model.respond, list(kwargs.get("messages", [])),
+                                       offered)
+
+
+def _chunk(text: str) -> GenericStreamingChunk:
+    return {"text": text, "is_finished": False, "finish_reason": "", "usage": None,
+            "index": 0, "tool_use": None}
+
+
+_local = _LocalHandler()
+litellm.custom_provider_map = [{"provider": LOCAL_PROVIDER, "custom_handler": _local}]
+
+
+def use_local_model(model: LocalResponder) -> None:
+    """Answer `neptune-local/...` requests with `model` (once per process, at start)."""
+    _local.model = model

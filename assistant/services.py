@@ -12,8 +12,9 @@ from typing import Any
 
 from assistant.agent_runs import RUNTIME_SERVICE
 from assistant.deps import RuntimeDeps
-from assistant.gateway import Gateway
+from assistant.gateway import Gateway, use_local_model
 from assistant.grid_services import GatewayModelCall
+from assistant.local.model import LocalModel
 from assistant.settings import RuntimeSettings
 from store.crypto import Keyring
 from store.db import Database
@@ -29,8 +30,9 @@ def build_deps(
     settings = settings or RuntimeSettings()
     gateway = Gateway(retries=settings.model_retries, backoff=settings.retry_backoff)
     deps = RuntimeDeps(database, gateway, load_catalog(), settings, keyring=keyring)
-    deps.tool_services = {MODEL_SERVICE: GatewayModelCall(deps),
-                          EMBEDDER_SERVICE: default_embedder()}
+    embedder = default_embedder()
+    deps.tool_services = {MODEL_SERVICE: GatewayModelCall(deps), EMBEDDER_SERVICE: embedder}
+    use_local_model(LocalModel(deps.registry, embedder.embed_blocking))
     return deps
 
 

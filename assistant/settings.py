@@ -53,7 +53,7 @@ DEFAULT_BUDGETS = {
 class RuntimeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NEPTUNE_", extra="ignore", frozen=True)
 
-    model: str = "default"
+    model: str = "neptune-local/neptune"  # the built-in offline model until one is configured
     fallback_models: Annotated[tuple[str, ...], NoDecode] = ()
     model_aliases: dict[str, ModelRoute] = Field(default_factory=dict)
     model_timeout: float = Field(default=60.0, gt=0)

@@ -1,0 +1,46 @@
+"""The offline model through the real runtime and LiteLLM: tool calls, then an answer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from assistant.runtime import Runtime
+from assistant.services import build_deps
+from assistant.settings import RuntimeSettings
+from store.db import Database
+from store.models.core import MemberRole
+from store.repositories.crm import ContactRepository
+from store.tenancy import scoped_session
+from tests.conftest import MakeWorkspace
+from tests.runtime.conftest import new_conversation
+from tools.context import Caller
+
+
+@pytest.fixture
+def runtime(database: Database) -> Runtime:
+    return Runtime(build_deps(database, settings=RuntimeSettings()))
+
+
+async def turn(runtime: Runtime, caller: Caller, conversation: Any, text: str) -> list[Any]:
+    async with await runtime.send(caller, conversation, text) as running:
+        return await running.collect()
+
+
+async def test_default_model_is_offline_and_calls_tools(
+        runtime: Runtime, make_workspace: MakeWorkspace, database: Database) -> None:
+    ws = await make_workspace()
+    async with scoped_session(database.sessions, ws.scope) as session:
+        await ContactRepository(session, ws.scope).create(
+            first_name="Ada", last_name="Lovelace", email="ada@engines.io")
+    caller = Caller.for_member(ws.workspace_id, ws.user_id, MemberRole.OWNER)
+    conversation = await new_conversation(database, ws)
+    events = await turn(runtime, caller, conversation, "find Ada Lovelace")
+    started = [e for e in events if e.type == "tool.started"]
+    assert [e.tool for e in started] == ["search_contacts"]
+    completed = [e for e in events if e.type == "message.completed"]
+    assert "Ada Lovelace" in completed[-1].content
+    about = await turn(runtime, caller, conversation, "are you a large language model?")
+    text = [e for e in about if e.type == "message.completed"][-1].content
+    assert "not a large language model" in text
