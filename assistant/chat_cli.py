@@ -212,8 +212,11 @@ class Remote:
             if response.status_code >= 400:
                 await response.aread()
                 self._ok(response)
+            kind = ""
             async for line in response.aiter_lines():
-                if line.startswith("data: ") and '"seq"' in line:
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: ") and kind != "done":
                     yield ev.EVENT_ADAPTER.validate_json(line[6:])
 
     @staticmethod

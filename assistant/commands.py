@@ -158,9 +158,9 @@ async def cmd_serve(args: argparse.Namespace) -> int:
     store_settings, urls = await _prepare()
     keyring = load_keyring(store_settings.master_keys, dev_mode=store_settings.dev_mode,
                            data_dir=store_settings.data_dir)
-    database = serve.database_for_serving(urls)
+    api = serve.api_settings(store_settings, host=args.host, port=args.port)
+    database = serve.database_for_serving(urls, api)
     try:
-        api = serve.api_settings(store_settings, host=args.host, port=args.port)
         services = build_services(build_deps(database, keyring=keyring), api)
         lock_engine = serve.bound_turns(services.deps, urls, api)
         if api.dev_mode:

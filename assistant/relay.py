@@ -100,12 +100,16 @@ class EventRelay:
         payloads = []
         for (workspace_id, conversation_id), items in grouped.items():
             head = {"o": self.origin, "w": str(workspace_id), "c": str(conversation_id)}
+            base = len(json.dumps({**head, "e": []}))
             chunk: list[dict[str, Any]] = []
+            size = base
             for item in items:
-                if chunk and len(json.dumps({**head, "e": [*chunk, item]})) > PAYLOAD_LIMIT:
+                item_size = len(json.dumps(item)) + 2  # the item and its separator
+                if chunk and size + item_size > PAYLOAD_LIMIT:
                     payloads.append(json.dumps({**head, "e": chunk}))
-                    chunk = []
+                    chunk, size = [], base
                 chunk.append(item)
+                size += item_size
             payloads.append(json.dumps({**head, "e": chunk}))
         return payloads
 

@@ -138,9 +138,9 @@ async def _announce(server: uvicorn.Server, services: Services, worker: bool) ->
     print("\n".join(lines), flush=True)
 
 
-def database_for_serving(urls: DatabaseUrls) -> Database:
+def database_for_serving(urls: DatabaseUrls, settings: ApiSettings) -> Database:
     """The pool requests, turns and tools share (it may double under load)."""
-    return Database.connect(urls.app, pool_size=ApiSettings().db_pool_size)
+    return Database.connect(urls.app, pool_size=settings.db_pool_size)
 
 
 def bound_turns(deps: RuntimeDeps, urls: DatabaseUrls, settings: ApiSettings) -> AsyncEngine:

@@ -9,10 +9,10 @@ call first (see `assistant.local.model`).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, TypeAdapter
 from pydantic.fields import FieldInfo
 
 import assistant.local.extract as x
@@ -29,8 +29,6 @@ INTENT_WORDS = re.compile(
 
 def schema_of(field: FieldInfo) -> dict[str, Any]:
     annotation = field.annotation
-    from pydantic import TypeAdapter
-
     try:
         schema: dict[str, Any] = TypeAdapter(annotation).json_schema()  # type: ignore[arg-type]
     except Exception:  # an exotic annotation: treat it as plain text
@@ -143,6 +141,3 @@ def query_text(text: str) -> str | None:
     cleaned = INTENT_WORDS.sub("", text).strip(" ?.!")
     return cleaned or None
 
-
-def today_of(now: datetime) -> date:
-    return now.date()
