@@ -4,7 +4,7 @@
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
-PIP    := $(BIN)/pip --disable-pip-version-check --quiet
+PIP    := $(BIN)/python -m pip --disable-pip-version-check --quiet
 STAMP  := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 # The demo runs with a development master key generated into the data directory.
