@@ -29,6 +29,8 @@ from assistant.gateway import (
     Restarted,
     TextChunk,
 )
+from assistant.insights.surfacing import TurnMemory, expand_shortcut, load_turn_memory
+from assistant.insights.triggers import nudge_after, triggers_sweep
 from assistant.ledger import record_attempts
 from assistant.tokens import count_message, count_text
 from assistant.tool_runner import CallBatch, CallOutcome, run_calls
@@ -39,6 +41,7 @@ from store.repositories.ai import ConversationRepository, MessageRepository
 from store.repositories.neptune import ConversationEventRepository
 from store.tenancy import scoped_session
 from tools.context import Caller
+from tools.knowledge.embedder import embedder_for
 
 Ending = Literal["complete", "stopped", "error"]
 
@@ -86,6 +89,7 @@ class TurnRunner:
         self.tools_off = False
         self.first_exchange = False
         self.last_finished: uuid.UUID | None = None
+        self.memory = TurnMemory()
 
     # -- prepare ----------------------------------------------------------------------------
     async def prepare(
@@ -101,9 +105,8 @@ class TurnRunner:
                 self.conversation_id)
             rows: list[dict[str, Any]] = []
             if text is not None:
-                rows.append({"role": MessageRole.USER, "content": text,
-                             "token_count": count_message({"content": text}),
-                             "meta": {"page": page.model_dump(exclude_none=True)} if page else {}})
+                text, shortcut = await expand_shortcut(session, self.caller, text)
+                rows.append(_user_row(text, page, shortcut))
             rows.extend(extra)
             rows.append({"role": MessageRole.ASSISTANT, "status": MessageStatus.STREAMING})
             written = await MessageRepository(session, self.caller.scope).append_many(
@@ -118,6 +121,9 @@ class TurnRunner:
             history = await load_history(session, self.caller.scope, self.conversation_id,
                                          self.deps.settings.context_tokens,
                                          before_seq=written[-1].seq)
+            if self.setting.run.system_prompt is None:
+                self.memory = await load_turn_memory(
+                    session, self.caller, text, page, embedder_for(self.deps.tool_services))
             self._open(written[-1].id)
         await self._context(history, page)
 
@@ -150,12 +156,14 @@ class TurnRunner:
         if setting.run.system_prompt is not None:
             setting.prompt_ref = setting.run.prompt_ref
             return setting.run.system_prompt
+        version = self.deps.settings.prompt_version
         system = prompts.compose_system(
-            _channel(self.caller.channel), version=self.deps.settings.prompt_version,
+            _channel(self.caller.channel), version=version,
             values=setting.prompt_values(page or PageContext()),
         )
         setting.prompt_ref = system.ref
-        return system.text
+        background = self.memory.render(version)
+        return f"{system.text}\n\n{background}" if background else system.text
 
     # -- summary ----------------------------------------------------------------------------
     async def _summarise(self, history: History) -> str:
@@ -274,10 +282,18 @@ class TurnRunner:
             step_tokens=completion.usage.total // max(1, len(completion.tool_calls)),
         )
         outcomes = await run_calls(batch, completion.tool_calls)
+        await self._nudge_insights(outcomes)
         self._bound_retries(outcomes)
         for outcome in outcomes:
             self._announce(outcome)
         await self._store_results(outcomes)
+
+    async def _nudge_insights(self, outcomes: Sequence[CallOutcome]) -> None:
+        """A committed deal-stage change or new invoice re-runs the insight detectors soon."""
+        succeeded = [o.call.name for o in outcomes if o.status == "success"]
+        if triggers_sweep(succeeded):
+            async with self._session() as session:
+                await nudge_after(session, self.caller.workspace_id, succeeded)
 
     def _finished(self) -> uuid.UUID:
         assert self.last_finished is not None, "a model step finished first"
@@ -406,6 +422,15 @@ class TurnRunner:
         async with self._session() as session:
             await record_attempts(session, self.caller, self.conversation_id, attempts, purpose)
         self._count_spent(attempts)
+
+
+def _user_row(text: str, page: PageContext | None, shortcut: str | None) -> dict[str, Any]:
+    """The user's message as stored; a shortcut is stored expanded, naming the shortcut."""
+    meta: dict[str, Any] = {"page": page.model_dump(exclude_none=True)} if page else {}
+    if shortcut is not None:
+        meta["shortcut"] = shortcut
+    return {"role": MessageRole.USER, "content": text,
+            "token_count": count_message({"content": text}), "meta": meta}
 
 
 def _channel(channel: str) -> str:

@@ -11,6 +11,12 @@ What is due lives in the records themselves (see `tools.jobs`). Each worker proc
   workspace, so however many workers and sweeps see a record, its effect happens once.
 A handler that raises is retried by procrastinate (a few times, backing off); a record still due
 after that is picked up again by a later sweep.
+
+Insight sweeps (`assistant.insights`) are due per workspace rather than per record:
+`neptune_due_insight_sweeps` lists workspaces not swept for `insight_sweep_seconds`
+(`NEPTUNE_INSIGHT_SWEEP_SECONDS`, default an hour) or where a trigger tool (a deal's stage, a new
+invoice) succeeded since their last sweep; each becomes an `insights` job whose record is the
+workspace itself, with the same queueing lock as any other job.
 """
 
 from __future__ import annotations
@@ -18,10 +24,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import procrastinate
@@ -29,6 +36,7 @@ import sqlalchemy as sa
 from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy.engine import URL
 
+from assistant.insights.triggers import SWEEP_KIND, TRIGGER_TOOLS
 from store.bootstrap import connect
 from store.db import Database
 from tools.jobs import NOTIFY_CHANNEL, Handler, JobContext
@@ -41,6 +49,9 @@ QUEUE_SCHEMA = "procrastinate"
 DUE_WORK = sa.text(
     "SELECT kind, workspace_id, record_id FROM neptune_due_work(:at, :model, :n)"
 )
+DUE_INSIGHT_SWEEPS = sa.text(
+    "SELECT workspace_id FROM neptune_due_insight_sweeps(:at, :every, :triggers, :n)"
+)
 
 
 def utcnow() -> datetime:
@@ -50,6 +61,7 @@ def utcnow() -> datetime:
 def default_handlers() -> dict[str, Handler]:
     """Every kind of due work `neptune_due_work` lists, and who does it."""
     from assistant.agent_runs import run_agent_execution, run_due_schedule, run_workflow_execution
+    from assistant.insights.sweep import sweep_job
     from tools.content import publish_scheduled_post
     from tools.grids.worker import HANDLERS as GRID_HANDLERS
     from tools.knowledge.indexing import embed_item
@@ -58,7 +70,8 @@ def default_handlers() -> dict[str, Handler]:
     return {
         "campaign": fire_campaign, "blog_post": publish_scheduled_post,
         "agent_run": run_agent_execution, "agent_schedule": run_due_schedule,
-        "workflow_run": run_workflow_execution, "embed": embed_item, **GRID_HANDLERS,
+        "workflow_run": run_workflow_execution, "embed": embed_item, SWEEP_KIND: sweep_job,
+        **GRID_HANDLERS,
     }
 
 
@@ -67,12 +80,18 @@ def conninfo(url: URL) -> str:
     return url.set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def insight_interval() -> float:
+    """`NEPTUNE_INSIGHT_SWEEP_SECONDS`: how often each workspace's insights are swept."""
+    return float(os.environ.get("NEPTUNE_INSIGHT_SWEEP_SECONDS") or 3600)
+
+
 @dataclass
 class WorkerSettings:
     sweep_seconds: float = 10.0
     batch: int = 200
     concurrency: int = 4
     name: str = "neptune-worker"
+    insight_sweep_seconds: float = field(default_factory=insight_interval)
 
 
 @dataclass
@@ -129,9 +148,10 @@ class Worker:
     async def sweep(self) -> Sweep:
         """Queue a job for every due record this worker has a handler for."""
         async with self.database.sessions() as session:
-            rows = (await session.execute(DUE_WORK, {
+            due = (await session.execute(DUE_WORK, {
                 "at": self.clock(), "model": self.embedding_model(), "n": self.settings.batch,
             })).all()
+        rows = [(str(k), w, r) for k, w, r in due] + await self._due_insight_sweeps()
         result = Sweep(due=len(rows))
         for kind, workspace_id, record_id in rows:
             if kind not in self.handlers:
@@ -139,6 +159,17 @@ class Worker:
             result.kinds[kind] = result.kinds.get(kind, 0) + 1
             result.queued += await self._queue(kind, workspace_id, record_id)
         return result
+
+    async def _due_insight_sweeps(self) -> list[tuple[str, uuid.UUID, uuid.UUID]]:
+        """Workspaces whose insights are due a sweep, as (kind, workspace, record) rows."""
+        if SWEEP_KIND not in self.handlers:
+            return []
+        async with self.database.sessions() as session:
+            found = (await session.execute(DUE_INSIGHT_SWEEPS, {
+                "at": self.clock(), "every": timedelta(seconds=self.settings.insight_sweep_seconds),
+                "triggers": sorted(TRIGGER_TOOLS), "n": self.settings.batch,
+            })).scalars().all()
+        return [(SWEEP_KIND, workspace_id, workspace_id) for workspace_id in found]
 
     async def _queue(self, kind: str, workspace_id: uuid.UUID, record_id: uuid.UUID) -> int:
         key = f"{kind}:{record_id}"

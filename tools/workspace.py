@@ -34,6 +34,7 @@ from store.repositories.crm import (
     ProjectRepository,
 )
 from store.repositories.neptune import OutboundMessageRepository
+from tools import insights, memory  # noqa: F401 - registers their tools in this domain
 from tools.audit import record_change, snapshot
 from tools.context import ToolContext
 from tools.errors import RetryableToolError, ToolFailed

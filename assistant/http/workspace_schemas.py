@@ -70,6 +70,31 @@ class InsightOut(BaseModel):
     created_at: datetime
 
 
+class InsightActIn(Body):
+    action: int = Field(default=0, ge=0, le=9,
+                        description="Which suggested action to run: its index in `actions`.")
+
+
+class InsightActOut(BaseModel):
+    """What acting did: the tool ran (`success`, with its result), or it waits for approval
+    (`awaiting_approval`: decide it with /v1/approvals/{pending_action_id})."""
+
+    insight: InsightOut
+    tool: str
+    status: Literal["success", "awaiting_approval"]
+    result: JsonValue = None
+    pending_action_id: uuid.UUID | None = None
+
+
+# -- memory -----------------------------------------------------------------------------------
+class FactOut(BaseModel):
+    id: uuid.UUID
+    fact: str
+    scope: Literal["me", "workspace"] = Field(
+        description="me: only the caller recalls it; workspace: every member does.")
+    created_at: datetime
+
+
 # -- preferences ------------------------------------------------------------------------------
 class ShortcutIn(Body):
     name: str = Field(pattern=r"^/[\w-]{1,39}$",

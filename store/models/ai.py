@@ -1,5 +1,5 @@
 """AI / Neptune assistant: conversations, messages, preferences, action history, insights,
-message feedback and the workspace's own profile.
+message feedback, the workspace's own profile and when insight detectors last ran.
 
 Messages are ordered by `seq`, unique within a conversation, rather than by timestamp: two rows
 written in the same millisecond (a tool call and its result) must still replay in the order the
@@ -283,3 +283,17 @@ class WorkspaceIntelligence(TenantTable):
     products: Mapped[list[Any]] = json_column(default="[]")
     brand_voice: Mapped[str | None]
     updated_by: Mapped[uuid.UUID | None] = user_fk()
+
+
+class InsightSweep(TenantTable):
+    """When the insight detectors last ran for a workspace (one row per workspace).
+
+    `swept_at` is the worker's clock, compared with the sweep interval; `actions_until` is the
+    database's clock when the sweep started, compared with action-history rows, so a committed
+    deal-stage change or new invoice after it makes the workspace due again at once."""
+
+    __tablename__ = "insight_sweeps"
+    __table_args__ = (sa.UniqueConstraint("workspace_id"),)
+    swept_at: Mapped[datetime]
+    actions_until: Mapped[datetime]
+    findings: Mapped[JSON] = json_column()

@@ -512,6 +512,16 @@ class InsightRepository(ScopedRepository[ProactiveInsight]):
             status=InsightStatus.EXPIRED,
         )
 
+    async def retire(self, detector: str, keep: Iterable[str]) -> int:
+        """Open insights of `detector` whose fingerprint it no longer reports (the situation is
+        over: the deal moved on, the invoice was paid) become expired; returns how many."""
+        return await self._set_status(
+            [ProactiveInsight.detector == detector,
+             ProactiveInsight.status.in_(_OPEN_INSIGHT),
+             ProactiveInsight.fingerprint.not_in(list(keep))],
+            status=InsightStatus.EXPIRED,
+        )
+
     async def _set_status(self, where: list[sa.ColumnElement[bool]], **values: Any) -> int:
         stmt = (
             sa.update(ProactiveInsight)

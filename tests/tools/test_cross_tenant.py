@@ -56,7 +56,8 @@ TABLE_FOR = {
     ("orchestration", "execution"): "agent_workflow_executions",
     ("orchestration", "coordinator_agent"): "agents",
     ("orchestration", "member_agent"): "agents",
-    ("*", "grid"): "galaxy_grids", ("*", "insight"): "neptune_insights",
+    ("*", "grid"): "galaxy_grids", ("*", "insight"): "proactive_insights",
+    ("*", "fact"): "memory_facts",
 }
 # Arguments a tool needs beyond the generated ones, and id fields to leave out (mutually
 # exclusive with another, or naming a global table such as templates every workspace shares).
@@ -73,6 +74,7 @@ OMIT: dict[str, set[str]] = {
     "install_agent_template": {"template_id"},
     "remember_shared": {"agent_id"},
     "recall_shared": {"agent_id"},
+    "list_insights": {"record_id"},  # any kind of record: a filter, never a look-up
 }
 # Id fields that get an id that never existed in both calls (one of B's ids would clash with
 # another field's: a team's coordinator may not also be a member).

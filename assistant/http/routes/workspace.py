@@ -1,5 +1,6 @@
-"""The caller's workspace as the assistant sees it: the tools they may use, insights, their
-preferences, feedback on answers, and usage against the budget.
+"""The caller's workspace as the assistant sees it: the tools they may use, insights (and acting
+on one), their preferences, what Neptune remembers for them, feedback on answers, and usage
+against the budget.
 
 Everything here is the caller's own or the workspace's: an insight meant for another member, a
 message in someone else's conversation, another workspace's anything, are 404 exactly like an
@@ -22,8 +23,11 @@ from assistant.http.problems import Problem, forbidden, not_found, problem_respo
 from assistant.http.workspace_schemas import (
     BudgetOut,
     DayUsage,
+    FactOut,
     FeedbackIn,
     FeedbackOut,
+    InsightActIn,
+    InsightActOut,
     InsightOut,
     ModelUsage,
     PreferencesIn,
@@ -43,6 +47,7 @@ from store.models.ai import (
     Shortcut,
 )
 from store.models.core import MemberRole, Workspace
+from store.models.neptune import MemoryFact
 from store.repositories.ai import (
     ConversationRepository,
     FeedbackRepository,
@@ -53,12 +58,15 @@ from store.repositories.ai import (
 from store.repositories.base import utcnow
 from store.repositories.neptune import (
     AutonomyRepository,
+    MemoryFactRepository,
     UsageLedgerRepository,
     is_consistent,
     start_of_day,
 )
 from store.tenancy import scoped_session
-from tools.context import Caller
+from tools.context import Caller, ToolContext
+from tools.insights import ActArgs, ActResult, act_on_insight
+from tools.invoke import invoke
 from tools.policy import ToolOverride, Verdict, available, decide, overrides_from_settings
 from tools.registry import Tool
 
@@ -150,6 +158,34 @@ async def dismiss_insight(insight_id: uuid.UUID, principal: Chatter,
     return _insight_out(row)
 
 
+@router.post("/v1/insights/{insight_id}/act",
+             summary="Run one of an insight's suggested actions (risky ones wait for approval)",
+             responses=problem_responses(404, 409))
+async def act_on(insight_id: uuid.UUID, body: InsightActIn, principal: Chatter,
+                 svc: ServicesDep) -> InsightActOut:
+    caller = principal.caller
+    tool = svc.deps.registry.get(act_on_insight.__name__)
+    if tool is None:  # pragma: no cover - the catalogue always has it
+        raise Problem(503, "Unavailable", "acting on insights is not installed")
+    key = f"http:insight:{caller.user_id}:{uuid.uuid4()}"
+    async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
+        await _visible_insight(session, caller, insight_id)
+        ctx = ToolContext(caller, session, key, services=svc.deps.tool_services)
+        done = await invoke(tool, ctx, ActArgs(insight_id=insight_id, action=body.action))
+        assert isinstance(done, ActResult)
+        row = await _visible_insight(session, caller, insight_id)
+    return InsightActOut(insight=_insight_out(row), tool=done.tool, status=done.status,
+                         result=done.result, pending_action_id=done.pending_action_id)
+
+
+async def _visible_insight(session: AsyncSession, caller: Caller,
+                           insight_id: uuid.UUID) -> ProactiveInsight:
+    row = await InsightRepository(session, caller.scope).find(insight_id)
+    if row is None or row.user_id not in (None, caller.user_id):
+        raise not_found("insight")
+    return row
+
+
 def _insight_out(row: ProactiveInsight) -> InsightOut:
     return InsightOut(
         id=row.id, type=str(row.type), title=row.title, description=row.description,
@@ -204,6 +240,44 @@ def _preferences_out(row: AiUserPreferences) -> PreferencesOut:
 
 def _slashed(command: str) -> str:
     return command if command.startswith("/") else f"/{command}"
+
+
+# -- memory -----------------------------------------------------------------------------------
+@router.get("/v1/memory", summary="The facts Neptune remembers for the caller (theirs and the "
+            "workspace's), newest first")
+async def list_memory(
+    principal: Reader, svc: ServicesDep,
+    scope: Annotated[Literal["all", "me", "workspace"], Query(
+        description="me: only the caller's own; workspace: only the shared ones")] = "all",
+    limit: Annotated[int, Query(ge=1, le=200)] = 100,
+) -> list[FactOut]:
+    caller = principal.caller
+    async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
+        repo = MemoryFactRepository(session, caller.scope)
+        if scope == "workspace":
+            rows = await repo.for_user(None, limit=limit)
+        else:
+            rows = await repo.for_user(caller.user_id, include_workspace=scope == "all",
+                                       limit=limit)
+    return [_fact_out(r) for r in rows]
+
+
+@router.delete("/v1/memory/{fact_id}", status_code=204, response_model=None,
+               summary="Forget a fact (the caller's own, or a workspace fact)",
+               responses=problem_responses(404))
+async def forget_memory(fact_id: uuid.UUID, principal: Chatter, svc: ServicesDep) -> None:
+    caller = principal.caller
+    async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
+        repo = MemoryFactRepository(session, caller.scope)
+        row = await repo.find(fact_id)
+        if row is None or row.user_id not in (None, caller.user_id):
+            raise not_found("fact")
+        await repo.delete(fact_id)
+
+
+def _fact_out(row: MemoryFact) -> FactOut:
+    return FactOut(id=row.id, fact=row.content, created_at=row.created_at,
+                   scope="workspace" if row.user_id is None else "me")
 
 
 # -- feedback ---------------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""Proactive insight sweeps: when the detectors last ran for each workspace (`insight_sweeps`),
+and the look-up the worker needs to find the workspaces whose sweep is due, across workspaces,
+while the service role sees one workspace at a time.
+
+A workspace is due when it was never swept, when its last sweep is older than the interval, or
+when a tool that changes what detectors look at (`triggers`: a deal's stage, a new invoice)
+succeeded after the last sweep started. Like `neptune_due_work`, the function is SECURITY
+DEFINER and returns ids only; the sweep itself runs inside the workspace's own scope.
+
+Revision ID: 0004
+Revises: 0003
+"""
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+SERVICE_ROLE = "neptune_service"
+TABLES = ("insight_sweeps",)
+
+DUE_SWEEPS = "neptune_due_insight_sweeps(timestamptz, interval, text[], integer)"
+DUE_SWEEPS_FUNCTION = """
+CREATE OR REPLACE FUNCTION neptune_due_insight_sweeps(
+    at timestamptz, sweep_every interval, triggers text[], max_rows integer
+) RETURNS TABLE (workspace_id uuid, due_at timestamptz)
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
+AS $$
+  SELECT w.id, coalesce(s.swept_at + sweep_every, w.created_at)
+    FROM workspaces w LEFT JOIN insight_sweeps s ON s.workspace_id = w.id
+   WHERE w.is_active AND (
+         s.id IS NULL
+      OR s.swept_at <= at - sweep_every
+      OR EXISTS (SELECT 1 FROM neptune_action_history h
+                  WHERE h.workspace_id = w.id AND h.action_type = ANY(triggers)
+                    AND h.status = 'success' AND h.updated_at > s.actions_until))
+   ORDER BY 2 LIMIT max_rows
+$$
+"""
+
+
+def _timestamps() -> list[sa.Column[object]]:
+    return [
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+                  nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"),
+                  nullable=False),
+    ]
+
+
+def _create_sweeps() -> None:
+    op.create_table(
+        "insight_sweeps",
+        sa.Column("workspace_id", sa.Uuid(), nullable=False),
+        sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
+        sa.Column("swept_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("actions_until", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("findings", postgresql.JSONB(astext_type=sa.Text()),
+                  server_default=sa.text("'{}'::jsonb"), nullable=False),
+        *_timestamps(),
+        sa.ForeignKeyConstraint(["workspace_id"], ["workspaces.id"],
+                                name=op.f("fk_insight_sweeps_workspace_id_workspaces"),
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("workspace_id", "id", name=op.f("pk_insight_sweeps")),
+        sa.UniqueConstraint("workspace_id", name=op.f("uq_insight_sweeps_workspace_id")),
+    )
+
+
+def upgrade() -> None:
+    _create_sweeps()
+    for table in TABLES:
+        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+        op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+        op.execute(
+            f"CREATE POLICY tenant_isolation ON {table} "
+            "USING (workspace_id = neptune_workspace_id()) "
+            "WITH CHECK (workspace_id = neptune_workspace_id())"
+        )
+        op.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {table} TO {SERVICE_ROLE}")
+    op.execute(DUE_SWEEPS_FUNCTION)
+    op.execute(f"REVOKE ALL ON FUNCTION {DUE_SWEEPS} FROM PUBLIC")
+    op.execute(f"GRANT EXECUTE ON FUNCTION {DUE_SWEEPS} TO {SERVICE_ROLE}")
+
+
+def downgrade() -> None:
+    op.execute(f"DROP FUNCTION IF EXISTS {DUE_SWEEPS}")
+    op.drop_table("insight_sweeps")
