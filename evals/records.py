@@ -53,7 +53,8 @@ class TrialRecord(_Record):
     approvals_ok: bool | None = None
     tokens: int = 0
     cost_usd: float = 0.0
-    latency_ms: int = 0
+    latency_ms: int = 0  # the slowest turn's wall time
+    turn_ms: list[int] = Field(default_factory=list)
     seconds: float = 0.0
     error: str | None = None
 

@@ -36,7 +36,8 @@ class Observation:
     judge: Check | None = None
     tokens: int = 0
     cost_usd: float = 0.0
-    latency_ms: int = 0
+    latency_ms: int = 0  # the slowest turn
+    turn_ms: list[int] = field(default_factory=list)
     failure: str | None = None  # a turn that ended in an error
 
     @property

@@ -53,13 +53,14 @@ def domain_tables() -> list[sa.Table]:
 
 @dataclass(frozen=True)
 class Window:
-    """When the workspace was being changed: timestamps inside it were generated."""
+    """When the workspace was being changed: timestamps inside it were generated. No slack
+    before the start: a template built moments before the trial must not look generated."""
 
     start: datetime
     end: datetime
 
     def holds(self, value: datetime) -> bool:
-        return self.start - SLACK <= value <= self.end + SLACK
+        return self.start <= value <= self.end + SLACK
 
 
 @dataclass
