@@ -17,6 +17,16 @@ from store.models.ai import ProactiveInsight
 from store.repositories.ai import InsightRepository
 from store.tenancy import scoped_session
 from tests.conftest import MakeWorkspace, WorkspaceFixture
+from tests.http.conftest import (  # noqa: F401 - the HTTP app fixtures, for the REST tests
+    app,
+    client,
+    make_member,
+    make_services,
+    other,
+    owner,
+    services,
+)
+from tests.runtime.conftest import model_server, server  # noqa: F401
 
 
 @dataclass

@@ -21,7 +21,7 @@ from store.models.admin import TaskStatus, TodoHqTask
 from store.models.agents import Agent, AgentExecution, ExecutionStatus
 from store.models.ai import ActionStatus, InsightStatus, NeptuneActionHistory
 from store.models.communications import Conversation, ConversationChannel, ConversationStatus
-from store.models.crm import Contact, ContactStatus, Deal, DealStage
+from store.models.crm import Contact, ContactStatus, Customer, Deal, DealStage
 from store.models.finance import Expense, ExpenseStatus, Invoice, InvoiceStatus
 from store.models.grids import GalaxyGrid, GridExecution, GridRunStatus
 from store.models.marketing import Campaign, CampaignStatus, CampaignType, Segment
@@ -156,9 +156,12 @@ async def hot_lead_change(s: Seed, f: Fired) -> None:
 
 # -- finance ----------------------------------------------------------------------------------
 async def invoice_fire(s: Seed) -> Fired:
+    customer = Customer(workspace_id=s.ws.workspace_id, id=new_id(), name="Globex",
+                        email="billing@globex.example")
     invoice = Invoice(workspace_id=s.ws.workspace_id, id=new_id(), invoice_number="INV-1001",
                       status=InvoiceStatus.SENT, amount_cents=120_000,
-                      due_date=s.now.date() - days(20))
+                      due_date=s.now.date() - days(20), customer_id=customer.id)
+    await s.add(customer)
     await s.add(invoice)
     return Fired(str(invoice.id), "invoice", invoice.id)
 
