@@ -61,6 +61,7 @@ def utcnow() -> datetime:
 def default_handlers() -> dict[str, Handler]:
     """Every kind of due work `neptune_due_work` lists, and who does it."""
     from assistant.agent_runs import run_agent_execution, run_due_schedule, run_workflow_execution
+    from assistant.channels.slack_jobs import slack_job
     from assistant.insights.sweep import sweep_job
     from tools.content import publish_scheduled_post
     from tools.grids.worker import HANDLERS as GRID_HANDLERS
@@ -68,6 +69,7 @@ def default_handlers() -> dict[str, Handler]:
     from tools.marketing.delivery import fire_campaign
 
     return {
+        "slack": slack_job,
         "campaign": fire_campaign, "blog_post": publish_scheduled_post,
         "agent_run": run_agent_execution, "agent_schedule": run_due_schedule,
         "workflow_run": run_workflow_execution, "embed": embed_item, SWEEP_KIND: sweep_job,

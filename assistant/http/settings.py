@@ -2,9 +2,12 @@
 
 Tokens: `NEPTUNE_JWT_SECRET` (HS256), or `NEPTUNE_JWT_PUBLIC_KEY_FILE` (RS256 PEM), or
 `NEPTUNE_JWT_JWKS_FILE` (RS256, key chosen by `kid`). `NEPTUNE_API_SECRET` signs the short-lived
-WebSocket tickets; all replicas need the same one. In development mode (`NEPTUNE_DEV_MODE=1`) a
-missing secret is generated once into the data directory, so `neptune token` and `neptune serve`
-agree without configuration.
+WebSocket tickets; all replicas need the same one. Slack and phone webhooks:
+`NEPTUNE_SLACK_SIGNING_SECRET`, `NEPTUNE_TWILIO_AUTH_TOKEN` and `NEPTUNE_PUBLIC_URL` (the base
+URL the provider calls, which its signature covers); the Slack replies' own settings are read
+by the worker (`assistant.channels.slack_jobs.SlackSettings`). In development mode
+(`NEPTUNE_DEV_MODE=1`) a missing secret is generated once into the data directory, so
+`neptune token` and `neptune serve` agree without configuration.
 """
 
 from __future__ import annotations
@@ -67,6 +70,15 @@ class ApiSettings(BaseSettings):
     event_relay: bool | None = None  # default: on with an external database (replicas)
     db_pool_size: int = Field(default=20, ge=2, le=1000)
     max_concurrent_turns: int = Field(default=32, ge=1, le=1000)
+
+    # Channels (assistant/channels): Slack's signing secret; the Twilio/SignalWire auth token
+    # that signs phone webhooks (checked against `public_url` + path when set, else the URL the
+    # request arrived at); how long a call or SMS webhook waits for a turn before it answers
+    # with a filler (providers give up after 15 seconds).
+    slack_signing_secret: SecretStr | None = None
+    twilio_auth_token: SecretStr | None = None
+    voice_wait_seconds: float = Field(default=8.0, gt=0, le=14)
+    sms_wait_seconds: float = Field(default=12.0, gt=0, le=14)
 
     _origins = field_validator("cors_origins", mode="before")(lambda value: split_commas(value))
 

@@ -36,7 +36,7 @@ async def test_upgrade_downgrade_upgrade(pg: EmbeddedServer) -> None:
     expected = {t.name for t in Base.metadata.sorted_tables}
     await upgrade(urls.owner)
     assert {r[0] for r in await _fetch(urls.owner, PUBLIC_TABLES)} == expected | {"alembic_version"}
-    assert await status(urls.owner) == ("0003", "0003")
+    assert await status(urls.owner) == ("0005", "0005")
     assert {r[0] for r in await _fetch(urls.owner, QUEUE_TABLES)} >= {"procrastinate_jobs"}
     await downgrade(urls.owner)
     assert {r[0] for r in await _fetch(urls.owner, PUBLIC_TABLES)} == {"alembic_version"}

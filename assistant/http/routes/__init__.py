@@ -11,12 +11,15 @@ from assistant.http.routes import (
     keys,
     knowledge,
     openai_compat,
+    phone_hooks,
     realtime,
+    slack_hooks,
     web,
     workspace,
 )
 
 ROUTERS: list[APIRouter] = [
     health.router, chat.router, realtime.router, approvals.router, workspace.router,
-    knowledge.router, keys.router, openai_compat.router, web.router,
+    knowledge.router, keys.router, openai_compat.router, slack_hooks.router, phone_hooks.router,
+    web.router,
 ]
