@@ -27,6 +27,7 @@ from tests.http.conftest import (  # noqa: F401 - the HTTP app fixtures, for the
     services,
 )
 from tests.runtime.conftest import model_server, server  # noqa: F401
+from tests.tools.conftest import call_tool, catalog, tool_context, two, ws  # noqa: F401
 
 
 @dataclass
