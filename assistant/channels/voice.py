@@ -52,7 +52,7 @@ from tools.context import Caller
 log = logging.getLogger(__name__)
 BASE = "/v1/channels/phone/voice"
 VOICE = DeliveryChannel.VOICE
-MAX_COLLECTS = 4
+MAX_COLLECTS = 6
 ASK_AGAIN = "Are you still there? What can I do for you?"
 GOODBYE = "I didn't hear anything, so I'll hang up now. Goodbye."
 FILLER = "One moment, I'm working on that."
