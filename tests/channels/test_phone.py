@@ -258,6 +258,18 @@ async def test_an_sms_is_answered_and_a_retry_gets_the_same_answer(
         ("inbound", "How many deals are open?"), ("outbound", "Three deals are open.")]
 
 
+async def test_signalwire_signs_in_its_own_header(
+        client: httpx.AsyncClient, phone_line: PhoneLine, server: ModelServer) -> None:
+    url, body, headers = twilio_post(SMS, sms_params(phone_line, "Ping"))
+    headers["X-SignalWire-Signature"] = headers.pop("X-Twilio-Signature")
+    server.script(Text("Pong."))
+    response = await client.post(url, content=body, headers=headers)
+    assert messages(twiml(response)) == ["Pong."]
+    headers["X-SignalWire-Signature"] = "bm90IGEgc2lnbmF0dXJl"
+    forged = await client.post(url, content=body.replace(b"Ping", b"Pong"), headers=headers)
+    assert forged.status_code == 401
+
+
 async def test_a_long_sms_answer_is_split_at_sentence_boundaries(
         client: httpx.AsyncClient, phone_line: PhoneLine, server: ModelServer) -> None:
     sentence = "This sentence is part of a long answer about your pipeline. "

@@ -63,8 +63,11 @@ async def webhook(request: Request, svc: ServicesDep) -> Webhook:
         form = dict(parse_qsl((await request.body()).decode("utf-8"), keep_blank_values=True))
     except UnicodeDecodeError as error:
         raise _bad("the body is not UTF-8 form data") from error
+    # SignalWire's compatibility API signs the same way, in a header of its own name too.
+    signature = (request.headers.get("x-twilio-signature")
+                 or request.headers.get("x-signalwire-signature") or "")
     reason = phone.refusal(token.get_secret_value(), _url(request, svc.settings.public_url),
-                           form, request.headers.get("x-twilio-signature", ""))
+                           form, signature)
     if reason is not None:
         raise Problem(401, "Unauthorized", reason, kind="bad-signature")
     try:
