@@ -18,8 +18,10 @@ from assistant.channels.slack_format import APPROVE, mrkdwn
 from assistant.http.app import Services
 from store.db import Database
 from store.models.ai import AiConversation
-from store.models.channels import DeliveryChannel, DeliveryStatus
+from store.models.channels import DeliveryChannel, DeliveryStatus, LinkProvider
+from store.models.core import MemberRole
 from store.models.crm import Contact
+from store.repositories.channels import UserLinkRepository
 from store.repositories.crm import ContactRepository
 from store.tenancy import scoped_session
 from tests.channels.conftest import (
@@ -31,6 +33,7 @@ from tests.channels.conftest import (
     slack_headers,
 )
 from tests.channels.fake_slack import FakeSlack
+from tests.http.conftest import MakeMember
 from tests.model_server import Call, ModelServer, Text, ToolCalls
 
 EVENTS = "/v1/channels/slack/events"
@@ -338,3 +341,37 @@ async def test_the_slash_command_refuses_forged_stale_and_unmapped(
     response = await post_command(client, command(stranger, "hello"))
     assert response.status_code == 200 and "not connected" in response.json()["text"]
     assert await deliveries(database, slack_team.ws, DeliveryChannel.SLACK) == []
+
+
+async def test_a_direct_message_is_answered_in_the_dm(
+        client: httpx.AsyncClient, services: Services, database: Database,
+        fake_slack: FakeSlack, slack_team: SlackTeam, server: ModelServer) -> None:
+    envelope = json.loads(mention(slack_team, "hi in private"))
+    envelope["event"].update(type="message", channel="D0DIRECT", channel_type="im")
+    assert (await post_event(client, json.dumps(envelope).encode())).json()["queued"] is True
+    server.script(Text("Hello privately."))
+    assert await run_slack_jobs(database, services, fake_slack, slack_team.ws) == 1
+    [posted] = fake_slack.called("chat.postMessage")
+    assert posted["channel"] == "D0DIRECT" and posted.get("thread_ts") is None
+    async with scoped_session(database.sessions, slack_team.ws.scope) as session:
+        keys = list(await session.scalars(sa.select(AiConversation.external_key)))
+    assert keys == [conversation_key(slack_team.team, "D0DIRECT", None, slack_team.user)]
+
+
+async def test_a_linked_member_who_may_not_decide_is_refused(
+        client: httpx.AsyncClient, services: Services, database: Database,
+        fake_slack: FakeSlack, slack_team: SlackTeam, server: ModelServer,
+        make_member: MakeMember) -> None:
+    contact_id, message, pending_id = await propose_delete(
+        client, services, database, fake_slack, slack_team, server)
+    colleague = await make_member(slack_team.ws, MemberRole.MEMBER)
+    async with scoped_session(database.sessions, slack_team.ws.scope) as session:
+        await UserLinkRepository(session, slack_team.ws.scope).link(
+            LinkProvider.SLACK, "U0COLLEAGUE", colleague.user_id)
+    body = click(slack_team, message, pending_id, user="U0COLLEAGUE")
+    await client.post(ACTIONS, content=body, headers=slack_headers(
+        body, content_type="application/x-www-form-urlencoded"))
+    assert await run_slack_jobs(database, services, fake_slack, slack_team.ws) == 1
+    assert "can't decide" in fake_slack.called("chat.postEphemeral")[-1]["text"]
+    assert fake_slack.called("users.info")[-1]["user"] != "U0COLLEAGUE"  # the link was enough
+    assert await contact_exists(database, slack_team, contact_id)
