@@ -29,8 +29,8 @@ from assistant.gateway import (
     Restarted,
     TextChunk,
 )
+from assistant.insights.followup import after_calls, worth_a_session
 from assistant.insights.surfacing import TurnMemory, expand_shortcut, load_turn_memory
-from assistant.insights.triggers import nudge_after, triggers_sweep
 from assistant.ledger import record_attempts
 from assistant.tokens import count_message, count_text
 from assistant.tool_runner import CallBatch, CallOutcome, run_calls
@@ -282,18 +282,18 @@ class TurnRunner:
             step_tokens=completion.usage.total // max(1, len(completion.tool_calls)),
         )
         outcomes = await run_calls(batch, completion.tool_calls)
-        await self._nudge_insights(outcomes)
+        await self._after_calls(outcomes)
         self._bound_retries(outcomes)
         for outcome in outcomes:
             self._announce(outcome)
         await self._store_results(outcomes)
 
-    async def _nudge_insights(self, outcomes: Sequence[CallOutcome]) -> None:
-        """A committed deal-stage change or new invoice re-runs the insight detectors soon."""
-        succeeded = [o.call.name for o in outcomes if o.status == "success"]
-        if triggers_sweep(succeeded):
+    async def _after_calls(self, outcomes: Sequence[CallOutcome]) -> None:
+        """A committed deal-stage change or new invoice re-runs the insight detectors soon; a
+        search joins the user's recent searches."""
+        if worth_a_session(outcomes):
             async with self._session() as session:
-                await nudge_after(session, self.caller.workspace_id, succeeded)
+                await after_calls(session, self.caller, outcomes)
 
     def _finished(self) -> uuid.UUID:
         assert self.last_finished is not None, "a model step finished first"

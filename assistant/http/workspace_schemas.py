@@ -7,6 +7,7 @@ keys by their last four characters; only `AccessKeyCreated.token` shows a token,
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime
 from typing import Annotated, Literal
@@ -93,6 +94,41 @@ class FactOut(BaseModel):
     scope: Literal["me", "workspace"] = Field(
         description="me: only the caller recalls it; workspace: every member does.")
     created_at: datetime
+
+
+# -- workspace profile ------------------------------------------------------------------------
+MAX_PROFILE_CHARS = 8000
+
+
+class ProductIn(Body):
+    name: Text200
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class ProfileIn(Body):
+    """The whole company profile Neptune puts in every system prompt (replaces what is stored)."""
+
+    company_profile: dict[Annotated[str, StringConstraints(min_length=1, max_length=60)],
+                          JsonValue] = Field(
+        default_factory=dict, max_length=30,
+        description="Short facts by name, e.g. {'industry': 'Robotics', 'founded': 2014}.")
+    products: list[ProductIn] = Field(default_factory=list, max_length=100)
+    brand_voice: str = Field(default="", max_length=2000,
+                             description="How the company sounds, e.g. 'warm and plain'.")
+
+    @field_validator("company_profile")
+    @classmethod
+    def _bounded(cls, value: dict[str, JsonValue]) -> dict[str, JsonValue]:
+        if len(json.dumps(value, default=str)) > MAX_PROFILE_CHARS:
+            raise ValueError(f"the profile is at most {MAX_PROFILE_CHARS} characters as JSON")
+        return value
+
+
+class ProfileOut(BaseModel):
+    company_profile: dict[str, JsonValue]
+    products: list[JsonValue]
+    brand_voice: str
+    updated_at: datetime | None
 
 
 # -- preferences ------------------------------------------------------------------------------

@@ -284,3 +284,64 @@ async def test_the_workspace_profile_feeds_the_system_prompt(
     assert "Brand voice: Warm and plain" in system
     await say(client, other, await new_chat(client, other), "Write a tagline")
     assert "Robotics" not in system_prompt(server)
+
+
+async def test_the_profile_is_set_by_admins_over_rest(
+    client: httpx.AsyncClient, owner: Member, other: Member, server: ModelServer,
+    make_member: MakeMember,
+) -> None:
+    empty = (await client.get("/v1/workspace/profile", headers=owner.headers)).json()
+    assert empty == {"company_profile": {}, "products": [], "brand_voice": "",
+                     "updated_at": None}
+    body = {"company_profile": {"industry": "Robotics", "fiscal_year_start": "April"},
+            "products": [{"name": "Arm-7", "description": "A seven-axis arm"}],
+            "brand_voice": "Warm and plain"}
+    member = await make_member(owner.ws, MemberRole.MEMBER)
+    refused = await client.put("/v1/workspace/profile", json=body, headers=member.headers)
+    assert refused.status_code == 403
+    for bad in ({**body, "unknown": 1}, {**body, "brand_voice": "x" * 2001},
+                {**body, "company_profile": {"notes": "y" * 9000}}):
+        response = await client.put("/v1/workspace/profile", json=bad, headers=owner.headers)
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+    assert (await client.get("/v1/workspace/profile", headers=owner.headers)).json() == empty
+
+    stored = await client.put("/v1/workspace/profile", json=body, headers=owner.headers)
+    assert stored.status_code == 200, stored.text
+    seen = (await client.get("/v1/workspace/profile", headers=member.headers)).json()
+    assert seen["products"] == body["products"] and seen["brand_voice"] == "Warm and plain"
+    assert (await client.get("/v1/workspace/profile", headers=other.headers)).json() == empty
+
+    server.script(Text("Hi."))
+    await say(client, member, await new_chat(client, member), "Draft a product blurb")
+    system = system_prompt(server)
+    assert "Fiscal year start: April" in system and "Products: Arm-7" in system
+
+
+async def test_searches_become_recent_searches(
+    client: httpx.AsyncClient, owner: Member, server: ModelServer,
+) -> None:
+    server.script(ToolCalls([Call("search_contacts", {"query": "Globex  buyers"}),
+                             Call("search_deals", {"query": "renewal"})]),
+                  Text("Nothing found."), ToolCalls([Call("search_contacts", {"query": "Ada"})]),
+                  Text("Nothing either."))
+    conversation = await new_chat(client, owner)
+    await say(client, owner, conversation, "Find the Globex buyers and renewal deals")
+    await say(client, owner, conversation, "And Ada?")
+    prefs = (await client.get("/v1/preferences", headers=owner.headers)).json()
+    assert prefs["recent_searches"] == ["Ada", "renewal", "Globex buyers"]
+
+
+async def test_a_viewer_cannot_act_on_or_forget(
+    client: httpx.AsyncClient, owner: Member, make_member: MakeMember, sessions: Sessions,
+    now: datetime,
+) -> None:
+    mine = Seed(sessions, owner.ws, now)
+    deal = await stalled_fire(mine)
+    await mine.sweep("stalled_deals")
+    insight = await mine.insight(f"stalled_deals:{deal.key}")
+    viewer = await make_member(owner.ws, MemberRole.VIEWER)
+    response = await client.post(f"/v1/insights/{insight.id}/act", json={},
+                                 headers=viewer.headers)
+    assert response.status_code == 403
+    assert await rows(sessions, owner, TodoHqTask) == []

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.deps import RuntimeDeps
-from assistant.http.dependencies import Chatter, Reader, ServicesDep
+from assistant.http.dependencies import Admin, Chatter, Reader, ServicesDep, Writer
 from assistant.http.problems import Problem, forbidden, not_found, problem_responses
 from assistant.http.workspace_schemas import (
     BudgetOut,
@@ -32,6 +32,8 @@ from assistant.http.workspace_schemas import (
     ModelUsage,
     PreferencesIn,
     PreferencesOut,
+    ProfileIn,
+    ProfileOut,
     ShortcutOut,
     ToolOut,
     UsageOut,
@@ -45,6 +47,7 @@ from store.models.ai import (
     ProactiveInsight,
     Rating,
     Shortcut,
+    WorkspaceIntelligence,
 )
 from store.models.core import MemberRole, Workspace
 from store.models.neptune import MemoryFact
@@ -54,6 +57,7 @@ from store.repositories.ai import (
     InsightRepository,
     MessageRepository,
     PreferencesRepository,
+    WorkspaceIntelligenceRepository,
 )
 from store.repositories.base import utcnow
 from store.repositories.neptune import (
@@ -161,7 +165,7 @@ async def dismiss_insight(insight_id: uuid.UUID, principal: Chatter,
 @router.post("/v1/insights/{insight_id}/act",
              summary="Run one of an insight's suggested actions (risky ones wait for approval)",
              responses=problem_responses(404, 409))
-async def act_on(insight_id: uuid.UUID, body: InsightActIn, principal: Chatter,
+async def act_on(insight_id: uuid.UUID, body: InsightActIn, principal: Writer,
                  svc: ServicesDep) -> InsightActOut:
     caller = principal.caller
     tool = svc.deps.registry.get(act_on_insight.__name__)
@@ -265,7 +269,7 @@ async def list_memory(
 @router.delete("/v1/memory/{fact_id}", status_code=204, response_model=None,
                summary="Forget a fact (the caller's own, or a workspace fact)",
                responses=problem_responses(404))
-async def forget_memory(fact_id: uuid.UUID, principal: Chatter, svc: ServicesDep) -> None:
+async def forget_memory(fact_id: uuid.UUID, principal: Writer, svc: ServicesDep) -> None:
     caller = principal.caller
     async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
         repo = MemoryFactRepository(session, caller.scope)
@@ -278,6 +282,35 @@ async def forget_memory(fact_id: uuid.UUID, principal: Chatter, svc: ServicesDep
 def _fact_out(row: MemoryFact) -> FactOut:
     return FactOut(id=row.id, fact=row.content, created_at=row.created_at,
                    scope="workspace" if row.user_id is None else "me")
+
+
+# -- workspace profile ------------------------------------------------------------------------
+@router.get("/v1/workspace/profile",
+            summary="What Neptune knows about the company: it feeds every system prompt")
+async def get_profile(principal: Reader, svc: ServicesDep) -> ProfileOut:
+    caller = principal.caller
+    async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
+        row = await WorkspaceIntelligenceRepository(session, caller.scope).current()
+    return _profile_out(row)
+
+
+@router.put("/v1/workspace/profile", summary="Replace the company profile (admins)",
+            responses=problem_responses(403))
+async def put_profile(body: ProfileIn, principal: Admin, svc: ServicesDep) -> ProfileOut:
+    caller = principal.caller
+    async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
+        row = await WorkspaceIntelligenceRepository(session, caller.scope).put(
+            updated_by=caller.user_id, company_profile=dict(body.company_profile),
+            products=[p.model_dump(exclude_none=True) for p in body.products],
+            brand_voice=body.brand_voice)
+    return _profile_out(row)
+
+
+def _profile_out(row: WorkspaceIntelligence | None) -> ProfileOut:
+    if row is None:
+        return ProfileOut(company_profile={}, products=[], brand_voice="", updated_at=None)
+    return ProfileOut(company_profile=row.company_profile or {}, products=list(row.products),
+                      brand_voice=row.brand_voice or "", updated_at=row.updated_at)
 
 
 # -- feedback ---------------------------------------------------------------------------------
