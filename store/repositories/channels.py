@@ -123,3 +123,15 @@ class UserLinkRepository(ScopedRepository[ChannelUserLink]):
         ).returning(ChannelUserLink)
         row: ChannelUserLink = (await execute_translated(self, stmt, values)).scalar_one()
         return row
+
+    async def all_links(self) -> list[ChannelUserLink]:
+        return await self._all(order_by=[ChannelUserLink.provider, ChannelUserLink.external_id])
+
+    async def unlink(self, provider: LinkProvider, external_id: str) -> bool:
+        """Remove the link; False when there was none."""
+        row = await self._first(ChannelUserLink.provider == provider,
+                                ChannelUserLink.external_id == external_id)
+        if row is None:
+            return False
+        await self.delete(row.id)
+        return True

@@ -34,11 +34,11 @@ from store.repositories.channels import UserLinkRepository
 from store.tenancy import scoped_session
 from tests.channels.fake_slack import FakeSlack
 from tests.conftest import MakeWorkspace, WorkspaceFixture
-from tests.http.conftest import MakeServices, make_member, make_services
+from tests.http.conftest import MakeServices, make_member, make_services, other, owner
 from tests.runtime.conftest import model_server, server
 from tools.jobs import JobContext
 
-__all__ = ["make_member", "make_services", "model_server", "server"]
+__all__ = ["make_member", "make_services", "model_server", "other", "owner", "server"]
 SLACK_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 TWILIO_TOKEN = "12345678901234567890123456789012"
 PUBLIC_URL = "https://hooks.neptune.example"

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from assistant.http.routes import (
     approvals,
+    channel_links,
     chat,
     health,
     keys,
@@ -21,5 +22,6 @@ from assistant.http.routes import (
 ROUTERS: list[APIRouter] = [
     health.router, chat.router, realtime.router, approvals.router, workspace.router,
     knowledge.router, keys.router, openai_compat.router, slack_hooks.router, phone_hooks.router,
+    channel_links.router,
     web.router,
 ]
