@@ -34,6 +34,7 @@ TEMPLATE = "workspace_memory"
 TOP_INSIGHTS = 3
 RECORD_INSIGHTS = 3
 RECALLED_FACTS = 5
+RECENT_SEARCHES = 5
 NOTHING = "none"
 
 
@@ -42,12 +43,13 @@ class TurnMemory:
     """What the context builder adds to the system prompt for one turn."""
 
     profile: list[str] = field(default_factory=list)
+    user: list[str] = field(default_factory=list)
     facts: list[FactHit] = field(default_factory=list)
     insights: list[ProactiveInsight] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.profile or self.facts or self.insights)
+        return not (self.profile or self.user or self.facts or self.insights)
 
     def render(self, version: str) -> str:
         """The `workspace_memory` template filled in; empty when there is nothing to say."""
@@ -61,6 +63,7 @@ class TurnMemory:
             return ""
         return template.render(
             profile="\n".join(self.profile) or NOTHING,
+            user="\n".join(self.user) or NOTHING,
             facts="\n".join(_fact_line(h) for h in self.facts) or NOTHING,
             insights="\n".join(_insight_line(i) for i in self.insights) or NOTHING,
         ).strip()
@@ -90,10 +93,26 @@ async def load_turn_memory(
     scope = caller.scope
     return TurnMemory(
         profile=await company_profile(session, scope),
+        user=await user_habits(session, caller),
         facts=await recall_relevant(session, scope, caller.user_id, text or "", embedder,
                                     k=RECALLED_FACTS) if text else [],
         insights=await insights_for(session, caller, page),
     )
+
+
+async def user_habits(session: AsyncSession, caller: Caller) -> list[str]:
+    """The caller's favourite agents and latest searches, from their preferences row."""
+    row = (await session.execute(sa.select(
+        AiUserPreferences.favorite_agents, AiUserPreferences.recent_searches,
+    ).where(AiUserPreferences.workspace_id == caller.workspace_id,
+            AiUserPreferences.user_id == caller.user_id))).first()
+    if row is None:
+        return []
+    favourites, searches = list(row[0] or []), list(row[1] or [])
+    lines = [f"- Favourite agents: {', '.join(favourites)}"] if favourites else []
+    if searches:
+        lines.append(f"- Recent searches: {'; '.join(searches[:RECENT_SEARCHES])}")
+    return lines
 
 
 async def company_profile(session: AsyncSession, scope: WorkspaceScope) -> list[str]:

@@ -330,6 +330,17 @@ async def test_searches_become_recent_searches(
     await say(client, owner, conversation, "And Ada?")
     prefs = (await client.get("/v1/preferences", headers=owner.headers)).json()
     assert prefs["recent_searches"] == ["Ada", "renewal", "Globex buyers"]
+    assert "Recent searches" not in system_prompt(server, 0)
+
+    del prefs["updated_at"]  # what the server says, not part of the document a client puts
+    put = await client.put("/v1/preferences", headers=owner.headers,
+                           json={**prefs, "favorite_agents": ["Lead scorer", "Invoice chaser"]})
+    assert put.status_code == 200, put.text
+    server.script(Text("Sure."))
+    await say(client, owner, conversation, "Run my agent")
+    system = system_prompt(server)
+    assert "Recent searches: Ada; renewal; Globex buyers" in system
+    assert "Favourite agents: Lead scorer, Invoice chaser" in system
 
 
 async def test_a_viewer_cannot_act_on_or_forget(
