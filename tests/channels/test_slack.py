@@ -85,6 +85,7 @@ async def test_a_mention_is_answered_in_its_thread_progressively(
     assert updates[0]["text"].endswith(" …")  # shown while it was being written
     assert updates[-1]["text"] == "Deals are *fine*: 3 open."
     assert server.requests[0].messages[-1]["content"] == "how are **deals** going?"
+    assert "Channel: Slack" in server.requests[0].messages[0]["content"]  # the mrkdwn style
     [row] = await deliveries(database, slack_team.ws, DeliveryChannel.SLACK)
     assert row.status == DeliveryStatus.DONE
     async with scoped_session(database.sessions, slack_team.ws.scope) as session:
