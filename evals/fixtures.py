@@ -140,7 +140,7 @@ class FixtureServer:
         await upgrade(self.urls.owner.set(database=building))
         database = Database.connect(self.urls.app.set(database=building), pool_size=2)
         try:
-            as_of = datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+            as_of = seeded_at()
             for spec in DEMO_WORKSPACES:
                 await seed_workspace(database.sessions, spec, now=as_of)
         finally:
@@ -174,14 +174,37 @@ class FixtureServer:
 # -- extra rows and lookups -------------------------------------------------------------------
 async def insert_rows(database: Database, member: Member, case_id: str,
                       rows: list[ExtraRow]) -> None:
-    """The case's extra rows, in order (a later row may look up an earlier one)."""
-    async with scoped_session(database.sessions, member.scope) as session:
-        for index, row in enumerate(rows):
+    """The case's extra rows, in order (a later row may look up an earlier one), each in
+    its workspace's scope (row-level security applies)."""
+    for index, row in enumerate(rows):
+        scope = workspace_scope(row.workspace) if row.workspace else member.scope
+        async with scoped_session(database.sessions, scope) as session:
             table = domain_table(row.table)
             values = await resolve(session, dict(row.values), wrap=False)
             values.setdefault("id", uuid.uuid5(ROW_NAMESPACE, f"{case_id}:{index}"))
-            values["workspace_id"] = member.spec.workspace_id
+            values["workspace_id"] = scope.workspace_id
+            for column in _defaulted_times(table):
+                values.setdefault(column, seeded_at())
             await session.execute(table.insert().values(**_typed(table, values)))
+
+
+def seeded_at() -> datetime:
+    """The moment the demo is seeded "as of" (midnight UTC today)."""
+    return datetime.combine(datetime.now(UTC).date(), time(), tzinfo=UTC)
+
+
+def _defaulted_times(table: sa.Table) -> list[str]:
+    """Timestamp columns the database would fill with now(): an extra row gets the seeding
+    moment instead, so the agent's clone and the gold clone hold the same row."""
+    return [c.name for c in table.c if isinstance(c.type, sa.DateTime)
+            and (c.server_default is not None or c.default is not None)]
+
+
+def workspace_scope(slug: str) -> WorkspaceScope:
+    spec = next((s for s in DEMO_WORKSPACES if s.slug == slug), None)
+    if spec is None:
+        raise ValueError(f"no demo workspace {slug!r}")
+    return WorkspaceScope(spec.workspace_id)
 
 
 def domain_table(name: str) -> sa.Table:

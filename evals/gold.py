@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from evals.fixtures import Clone, FixtureServer, Member, insert_rows, member_for, resolve
+from evals.matchers import parse_date
 from evals.schema import Case, GoldAction
 from evals.statediff import Row, Window, canonical, known_ids, snapshot
 from store.demo import DEMO_WORKSPACES, demo_user_id
@@ -91,10 +92,16 @@ async def apply(clone: Clone, member: Member, case: Case, actions: Sequence[Gold
 
 
 def with_refs(value: Any, results: Sequence[Any]) -> Any:
-    """`{ref: "0.contact.id"}` -> that field of gold result 0."""
+    """`{ref: "0.contact.id"}` -> that field of gold result 0; `{date: "today+1"}` -> the
+    ISO date (so a gold action can say "tomorrow" as the user did)."""
     if isinstance(value, Mapping):
         if set(value) == {"ref"}:
             return _follow(str(value["ref"]), results)
+        if set(value) == {"date"}:
+            day = parse_date(value["date"])
+            if day is None:
+                raise GoldError(f"not a date: {value['date']!r}")
+            return day.isoformat()
         return {k: with_refs(v, results) for k, v in value.items()}
     if isinstance(value, list):
         return [with_refs(v, results) for v in value]

@@ -184,11 +184,12 @@ class Harness:
 
     def gold(self, case: Case) -> asyncio.Task[dict[str, list[Row]]]:
         """The case's gold state, computed once per run and shared by its trials."""
-        if case.id not in self._gold:
+        key = case.model_dump_json(include={"id", "fixture", "expect"})
+        if key not in self._gold:
             services = {EMBEDDER_SERVICE: self.embedder}
-            self._gold[case.id] = asyncio.ensure_future(
+            self._gold[key] = asyncio.ensure_future(
                 gold_state(self.fixtures, case, self.registry, services))
-        return self._gold[case.id]
+        return self._gold[key]
 
     def _deps(self, database: Database, settings: RuntimeSettings) -> RuntimeDeps:
         deps = RuntimeDeps(database, self.gateway, self.registry, settings)

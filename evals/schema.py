@@ -31,6 +31,9 @@ class ExtraRow(_Strict):
 
     table: str
     values: dict[str, Any]
+    workspace: str | None = Field(
+        default=None, description="another demo workspace's slug: plant the row there (a "
+        "cross-workspace probe); default the case's workspace")
 
 
 class Fixture(_Strict):

@@ -37,7 +37,9 @@ NOT_DOMAIN = frozenset({
     "access_keys", "oauth_tokens",
 })
 SECRET_COLUMNS = frozenset({"secret", "secret_hash", "share_token", "password_hash",
-                            "encrypted_webhook_secret", "payload_hash", "data_hash"})
+                            "encrypted_webhook_secret", "payload_hash", "data_hash",
+                            # per call by construction: the gold run's key is not the agent's
+                            "idempotency_key"})
 LABEL_COLUMNS = ("name", "title", "first_name", "last_name", "email", "invoice_number",
                  "subject", "description", "key")
 PAIRING_SHARE = 0.5

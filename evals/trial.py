@@ -40,10 +40,13 @@ class Transcript:
     turn_ms: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     pending: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     def absorb(self, event: ev.Event) -> None:
         if isinstance(event, ev.ToolStarted):
-            self._use(event.call_id, event.tool).arguments = event.arguments
+            use = self._use(event.call_id, event.tool)
+            if use.arguments is None:  # an approved call is re-announced in its stored form
+                use.arguments = event.arguments
         elif isinstance(event, ev.ToolFinished):
             use = self._use(event.call_id, event.tool)
             use.status, use.error = event.status, event.error
@@ -56,6 +59,9 @@ class Transcript:
             self.pending.append((event.pending_action_id, event.tool))
         elif isinstance(event, ev.ApprovalResolved) and event.call_id in self.uses:
             self.uses[event.call_id].approval = event.decision
+            # The decided call runs under an id of its own (assistant.approvals); its events
+            # belong to the model's call that asked for it.
+            self.aliases[f"approval_{event.pending_action_id.hex[:16]}"] = event.call_id
         elif isinstance(event, ev.Usage):
             self.tokens += event.prompt_tokens + event.completion_tokens
             self.cost_usd += event.cost_usd
@@ -65,6 +71,7 @@ class Transcript:
             self.errors.append(f"{event.code}: {event.message}")
 
     def _use(self, call_id: str, name: str) -> ToolUse:
+        call_id = self.aliases.get(call_id, call_id)
         if call_id not in self.uses:
             self.uses[call_id] = ToolUse(call_id=call_id, name=name)
         return self.uses[call_id]
