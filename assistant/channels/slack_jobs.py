@@ -1,7 +1,9 @@
 """Slack, outbound: the worker's job for one queued Slack delivery.
 
-`slack_job` claims the delivery (`channel_deliveries`), finds the member behind the Slack user
-(an explicit link, else the email address Slack confirmed for them), and then:
+`slack_job` claims the delivery (`channel_deliveries`), picks the bot token (the one sealed with
+the workspace's Slack integration in `oauth_tokens`, else `NEPTUNE_SLACK_BOT_TOKEN`), finds the
+member behind the Slack user (an explicit link, else the email address Slack confirmed for
+them), and then:
 
 - a message or `/neptune` command runs a turn in the thread's conversation and answers
   progressively: it posts a placeholder, edits it (`chat.update`) as the text grows, at most
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from slack_sdk.web.async_client import AsyncWebClient
@@ -45,6 +48,7 @@ from assistant.decisions import decide
 from assistant.deps import RuntimeDeps
 from assistant.runtime import Runtime, Turn
 from store.errors import Conflict, NotFound
+from store.models.admin import Integration, IntegrationProvider, IntegrationStatus, OAuthToken
 from store.models.ai import Channel
 from store.models.channels import LinkProvider
 from store.repositories.ai import ConversationRepository
@@ -57,13 +61,15 @@ log = logging.getLogger(__name__)
 SLACK_SERVICE = "slack"
 LEASE = timedelta(minutes=10)
 ATTEMPTS = 3
+OAUTH_ACCESS = "oauth:access"  # the purpose oauth_tokens' access tokens are sealed for
 PLACEHOLDER = "_Working on it…_"
 UNMAPPED = ("I can't tell which member of this Neptune workspace you are. Ask an admin to link "
             "your Slack account, or use the same email address in Slack and Neptune.")
 
 
 class SlackSettings(BaseSettings):
-    """`NEPTUNE_SLACK_BOT_TOKEN` (xoxb-...), `NEPTUNE_SLACK_API_URL` (the Web API base URL;
+    """`NEPTUNE_SLACK_BOT_TOKEN` (xoxb-..., used when the workspace's Slack integration has no
+    token of its own), `NEPTUNE_SLACK_API_URL` (the Web API base URL;
     tests point it at a fake on loopback), `NEPTUNE_SLACK_UPDATE_SECONDS` (how often a growing
     answer is edited)."""
 
@@ -123,8 +129,9 @@ async def slack_job(job: JobContext, workspace_id: uuid.UUID, delivery_id: uuid.
         return
     progress = Progress(job.sessions, scope, delivery_id, dict(row.result or {}))
     try:
-        deps, settings, token = _services(job)
+        deps, settings = _services(job)
         work = WORK_ADAPTER.validate_python(row.payload)
+        token = await bot_token(deps, settings, scope, work.team)
         client = AsyncWebClient(token=token, base_url=settings.api_url)
         await _handle(deps, SlackOut(client, settings, work.channel), scope, work, progress)
     except Exception as error:
@@ -134,14 +141,36 @@ async def slack_job(job: JobContext, workspace_id: uuid.UUID, delivery_id: uuid.
         await DeliveryRepository(session, scope).finish(delivery_id, dict(progress.state))
 
 
-def _services(job: JobContext) -> tuple[RuntimeDeps, SlackSettings, str]:
+def _services(job: JobContext) -> tuple[RuntimeDeps, SlackSettings]:
     deps = job.services.get(RUNTIME_SERVICE)
     if not isinstance(deps, RuntimeDeps):
         raise RuntimeError(f"Slack replies need RuntimeDeps in services[{RUNTIME_SERVICE!r}]")
     settings = job.services.get(SLACK_SERVICE) or SlackSettings()
-    if not isinstance(settings, SlackSettings) or settings.bot_token is None:
-        raise RuntimeError("Slack replies need NEPTUNE_SLACK_BOT_TOKEN")
-    return deps, settings, settings.bot_token.get_secret_value()
+    if not isinstance(settings, SlackSettings):
+        raise RuntimeError(f"services[{SLACK_SERVICE!r}] must be SlackSettings")
+    return deps, settings
+
+
+async def bot_token(deps: RuntimeDeps, settings: SlackSettings, scope: WorkspaceScope,
+                    team: str) -> str:
+    """The bot token for this team: the one stored (sealed) with the workspace's Slack
+    integration when there is one and a keyring to open it, else `NEPTUNE_SLACK_BOT_TOKEN`."""
+    if deps.keyring is not None:
+        async with scoped_session(deps.database.sessions, scope) as session:
+            sealed = await session.scalar(
+                sa.select(OAuthToken.access_token_encrypted)
+                .join(Integration, sa.and_(Integration.workspace_id == OAuthToken.workspace_id,
+                                           Integration.id == OAuthToken.integration_id))
+                .where(Integration.workspace_id == scope.workspace_id,
+                       Integration.provider == IntegrationProvider.SLACK,
+                       Integration.account_id == team,
+                       Integration.status == IntegrationStatus.ACTIVE).limit(1))
+        if sealed is not None:
+            return deps.keyring.decrypt_text(sealed, scope.workspace_id, OAUTH_ACCESS)
+    if settings.bot_token is None:
+        raise RuntimeError("no Slack bot token: connect the Slack integration with a token, "
+                           "or set NEPTUNE_SLACK_BOT_TOKEN")
+    return settings.bot_token.get_secret_value()
 
 
 async def _failed(job: JobContext, scope: WorkspaceScope, delivery_id: uuid.UUID,

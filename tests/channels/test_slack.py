@@ -16,11 +16,14 @@ import sqlalchemy as sa
 from assistant.channels.slack import conversation_key
 from assistant.channels.slack_format import APPROVE, mrkdwn
 from assistant.http.app import Services
+from store.crypto import Keyring, new_key_spec
 from store.db import Database
+from store.models.admin import Integration
 from store.models.ai import AiConversation
 from store.models.channels import DeliveryChannel, DeliveryStatus, LinkProvider
 from store.models.core import MemberRole
 from store.models.crm import Contact
+from store.repositories.admin import OAuthTokenRepository
 from store.repositories.channels import UserLinkRepository
 from store.repositories.crm import ContactRepository
 from store.tenancy import scoped_session
@@ -354,6 +357,7 @@ async def test_a_direct_message_is_answered_in_the_dm(
     assert await run_slack_jobs(database, services, fake_slack, slack_team.ws) == 1
     [posted] = fake_slack.called("chat.postMessage")
     assert posted["channel"] == "D0DIRECT" and posted.get("thread_ts") is None
+    assert {call.token for call in fake_slack.calls} == {"xoxb-test-token"}  # the default
     async with scoped_session(database.sessions, slack_team.ws.scope) as session:
         keys = list(await session.scalars(sa.select(AiConversation.external_key)))
     assert keys == [conversation_key(slack_team.team, "D0DIRECT", None, slack_team.user)]
@@ -376,3 +380,22 @@ async def test_a_linked_member_who_may_not_decide_is_refused(
     assert "can't decide" in fake_slack.called("chat.postEphemeral")[-1]["text"]
     assert fake_slack.called("users.info")[-1]["user"] != "U0COLLEAGUE"  # the link was enough
     assert await contact_exists(database, slack_team, contact_id)
+
+
+async def test_the_workspace_s_own_sealed_token_wins(
+        client: httpx.AsyncClient, services: Services, database: Database,
+        fake_slack: FakeSlack, slack_team: SlackTeam, server: ModelServer) -> None:
+    keyring = Keyring.parse(new_key_spec("k1"))
+    services.deps.keyring = keyring
+    ws = slack_team.ws
+    async with scoped_session(database.sessions, ws.scope) as session:
+        integration_id = await session.scalar(sa.select(Integration.id).where(
+            Integration.account_id == slack_team.team))
+        assert integration_id is not None
+        await OAuthTokenRepository(session, ws.scope).store(
+            integration_id, access_token_encrypted=keyring.encrypt_text(
+                "xoxb-workspace-own", ws.workspace_id, "oauth:access"))
+    await post_event(client, mention(slack_team, "hello"))
+    server.script(Text("Hi."))
+    assert await run_slack_jobs(database, services, fake_slack, ws) == 1
+    assert {call.token for call in fake_slack.calls} == {"xoxb-workspace-own"}
