@@ -85,6 +85,20 @@ def fixture_stamp() -> str:
     return digest.hexdigest()[:10]
 
 
+def _orphan_clone(name: str) -> bool:
+    """A clone (`neptune_eval_<pid>_<n>`) whose process is gone."""
+    parts = name.split("_")
+    if len(parts) != 4 or not parts[2].isdigit():
+        return False
+    try:
+        os.kill(int(parts[2]), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 @dataclass
 class Clone:
     """One trial's database: its name and the service role's connection to it."""
@@ -120,12 +134,24 @@ class FixtureServer:
         db_name = f"{TEMPLATE_PREFIX}{name}_{fixture_stamp()}"
         admin = await self._admin()
         try:
+            # One builder per server: a second run waits, then finds the template made.
+            await admin.execute("SELECT pg_advisory_lock(hashtext($1))", TEMPLATE_PREFIX)
             exists = await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", db_name)
             if not exists:
+                await self._prune(admin, f"{TEMPLATE_PREFIX}{name}_")
                 await self._build_template(admin, db_name)
         finally:
             await admin.close()
         return db_name
+
+    async def _prune(self, admin: asyncpg.Connection, stale_prefix: str) -> None:
+        """Drop this fixture's outdated templates and, on the embedded server (local
+        processes only), the clones of eval runs that died before dropping them."""
+        names = [r[0] for r in await admin.fetch(
+            "SELECT datname FROM pg_database WHERE datname LIKE 'neptune\\_eval\\_%'")]
+        for db in names:
+            if db.startswith(stale_prefix) or (self.urls.server and _orphan_clone(db)):
+                await admin.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
 
     async def _build_template(self, admin: asyncpg.Connection, db_name: str) -> None:
         started = asyncio.get_running_loop().time()

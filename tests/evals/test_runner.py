@@ -12,7 +12,7 @@ from evals.records import TrialRecord
 from evals.runner import Cell, Harness, RunConfig
 from store.bootstrap import DatabaseUrls
 from tests.evals.support import SCRIPTED, after_tool, case, said_last, scripted_settings
-from tests.model_server import Call, ModelServer, Text, ToolCalls
+from tests.model_server import Call, ModelServer, RecordedRequest, Text, ToolCalls
 
 CELL = Cell(SCRIPTED, "v1")
 
@@ -180,3 +180,68 @@ async def test_ambiguity_and_cross_workspace_checks_fail_when_the_model_misbehav
     probe = case(id="crm.leak", domain="crm", turns=[leak],
                  expect={"answer": {"not_contains": ["hedy@frequency-hop.example"]}})
     assert set(failed(await harness.trial(probe, CELL, 0))) == {"answer_not_contains"}
+
+
+def _system(request: RecordedRequest) -> str:
+    first = request.messages[0] if request.messages else {}
+    return str(first.get("content") or "") if first.get("role") == "system" else ""
+
+
+async def test_the_rubric_judge_passes_and_fails(harness: Harness,
+                                                 model_server: ModelServer) -> None:
+    from evals.scorers import JUDGE_PROMPT
+
+    hello = "Say hello politely"
+    model_server.rule(said_last(hello), Text("Hello! How can I help?"))
+    model_server.rule(lambda r: _system(r) == JUDGE_PROMPT and "Be polite" in str(r.messages),
+                      Text("PASS\nIt greets the user."))
+    model_server.rule(lambda r: _system(r) == JUDGE_PROMPT, Text("FAIL\nIt is not in French."))
+    polite = case(id="workspace.polite", domain="workspace", turns=[hello],
+                  expect={"answer": {"rubric": "Be polite", "judge_model": "judge"}})
+    french = case(id="workspace.french", domain="workspace", turns=[hello],
+                  expect={"answer": {"rubric": "Answer in French", "judge_model": "judge"}})
+    assert failed(await harness.trial(polite, CELL, 0)) == {}
+    assert failed(await harness.trial(french, CELL, 0)) == {
+        "rubric": "FAIL\nIt is not in French."}
+    judged = [r for r in model_server.requests if _system(r) == JUDGE_PROMPT]
+    assert judged[0].model == "judge-model"
+    assert "ASSISTANT: Hello! How can I help?" in judged[0].messages[1]["content"]
+
+
+async def test_a_simulated_user_talks_until_it_says_stop(harness: Harness,
+                                                         model_server: ModelServer) -> None:
+    from evals.simuser import STOP
+
+    opening = "I need a task for the audit"
+    model_server.rule(said_last(opening), Text("Sure, what should the task be called?"))
+    model_server.rule(said_last("Call it Prepare audit binder"),
+                      ToolCalls([Call("create_task", {"title": "Prepare audit binder"})]))
+    model_server.rule(after_tool("Call it Prepare audit binder"), Text("Created it."))
+    playing = "You are playing a person"
+    model_server.rule(lambda r: playing in _system(r) and "Created it." in str(r.messages),
+                      Text(STOP))
+    model_server.rule(lambda r: playing in _system(r), Text("Call it Prepare audit binder"))
+    simulated = case(id="tasks.simulated", turns=[], user={
+        "persona": "a busy office manager", "goal": "get a task created for the audit",
+        "known_facts": ["the task is 'Prepare audit binder'"], "opening": opening,
+        "max_turns": 4, "model": "judge"},
+        expect={"tool_calls": [{"name": "create_task",
+                                "args": {"title": "Prepare audit binder"}}],
+                "state": {"gold": [{"tool": "create_task",
+                                    "args": {"title": "Prepare audit binder"}}]}})
+    record = await harness.trial(simulated, CELL, 0)
+    assert failed(record) == {}
+    assert [(s.role, s.text) for s in record.transcript] == [
+        ("user", opening), ("assistant", "Sure, what should the task be called?"),
+        ("user", "Call it Prepare audit binder"), ("assistant", "Created it.")]
+    # the simulator sees the conversation with the roles swapped
+    simulator = next(r for r in model_server.requests if playing in _system(r))
+    assert [m["role"] for m in simulator.messages] == ["system", "assistant", "user"]
+
+
+async def test_limits_fail_when_a_trial_spends_too_much(harness: Harness,
+                                                        model_server: ModelServer) -> None:
+    model_server.rule(said_last(TASK), Text("I created the task."))
+    tight = case(id="tasks.limits", turns=[TASK],
+                 expect={"limits": {"max_tokens": 5, "max_latency_ms": 60000}})
+    assert failed(await harness.trial(tight, CELL, 0)) == {"max_tokens": "15 (limit 5)"}
