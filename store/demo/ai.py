@@ -35,8 +35,10 @@ from store.repositories.ai import (
     MessageRepository,
     PreferencesRepository,
     WorkspaceIntelligenceRepository,
+    content_hash,
 )
 from store.repositories.crm import DealRepository
+from store.repositories.insights import InsightSweepRepository
 from store.repositories.neptune import (
     AutonomyRepository,
     ConversationEventRepository,
@@ -246,41 +248,53 @@ async def _seed_preferences(ctx: DemoContext) -> None:
 
 
 async def _seed_insights(ctx: DemoContext, deals: list[Deal]) -> None:
+    """Insights as the detectors (`assistant.insights`) write them, under their names and
+    fingerprints, so the first real sweep refreshes or retires each one; and a last sweep old
+    enough that the worker sweeps the demo workspace as soon as it starts."""
     repo = InsightRepository(ctx.session, ctx.scope)
     candidates: list[tuple[str, dict[str, Any]]] = []
     for deal in deals:
         if deal.id is None:
             continue
         days = ctx.rng.randint(15, 40)
-        candidates.append((f"stalled_deal:{deal.id}", {
-            "detector": "stalled_deal", "type": InsightType.WARNING, "priority": 80,
-            "title": f"{deal.name} has had no activity for {days} days",
-            "description": "No call, email or stage change since the proposal went out.",
-            "data": {"idle_days": days}, "record_type": "deal", "record_id": deal.id,
-            "actions": [{"tool": "draft_email", "arguments": {"deal_id": str(deal.id)},
-                         "label": "Draft a follow-up"}],
+        candidates.append((f"stalled_deals:{deal.id}", {
+            "detector": "stalled_deals", "type": InsightType.WARNING, "priority": 70,
+            "title": f"{deal.name} is stalled in negotiation",
+            "description": f"{deal.name} has been in negotiation for {days} days without "
+                           "moving.",
+            "data": {"deal": deal.name, "stage": "negotiation", "days_in_stage": days},
+            "record_type": "deal", "record_id": deal.id,
+            "expires_at": ctx.now + timedelta(days=7),
+            "actions": [{"tool": "create_task", "label": "Create a follow-up task",
+                         "arguments": {"title": f"Follow up on {deal.name}"[:300],
+                                       "priority": "high"}},
+                        {"tool": "get_deal", "label": "Open the deal",
+                         "arguments": {"deal_id": str(deal.id)}}],
         }))
-    candidates += [
-        ("hot_leads_uncontacted", {
-            "detector": "hot_leads", "type": InsightType.OPPORTUNITY, "priority": 70,
-            "title": "3 leads scored above 80 have not been contacted",
-            "data": {"count": 3, "min_score": 80},
-            "actions": [{"tool": "search_contacts", "arguments": {"min_score": 80},
-                         "label": "Show them"}],
-        }),
-        ("deals_won_month", {
-            "detector": "milestones", "type": InsightType.MILESTONE, "priority": 40,
-            "title": "Best month this year: 5 deals won", "data": {"won": 5},
-        }),
-        ("weekly_digest", {
-            "detector": "usage_tips", "type": InsightType.RECOMMENDATION, "priority": 20,
-            "title": "Get a Monday pipeline digest in Slack", "data": {"feature": "digest"},
-            "expires_at": ctx.now + timedelta(days=14),
-        }),
-    ]
+    candidates.append((f"knowledge_gaps:{content_hash('data residency')[:24]}", {
+        "detector": "knowledge_gaps", "type": InsightType.RECOMMENDATION, "priority": 40,
+        "title": 'Nothing in the knowledge base answers "data residency"',
+        "description": 'People searched for "data residency" 3 times in the last 14 days and '
+                       "found nothing. A short document would help.",
+        "data": {"query": "data residency", "searches": 3},
+        "expires_at": ctx.now + timedelta(days=14),
+        "actions": [{"tool": "create_task", "label": "Create a task to write it",
+                     "arguments": {"title": "Write a knowledge article: data residency",
+                                   "priority": "medium"}}],
+    }))
+    candidates.append(("overdue_tasks:unassigned", {
+        "detector": "overdue_tasks", "type": InsightType.WARNING, "priority": 50,
+        "title": "3 overdue tasks", "description": "Unassigned tasks: 3 open past the due date, "
+        "the oldest by 4 days.", "data": {"count": 3},
+        "expires_at": ctx.now + timedelta(days=1),
+        "actions": [{"tool": "list_tasks", "label": "List the overdue tasks",
+                     "arguments": {"overdue": True, "limit": 50, "query": ""}}],
+    }))
     for fingerprint, fields in candidates[: ctx.count(len(candidates), minimum=2)]:
         row = await repo.upsert(fingerprint, **fields)
         ctx.remember("proactive_insights", [row.id])
+    sweep = await InsightSweepRepository(ctx.session, ctx.scope).started(ctx.days_ago(1, 2))
+    ctx.remember("insight_sweeps", [sweep.id])
 
 
 async def _seed_intelligence(ctx: DemoContext) -> None:

@@ -141,6 +141,33 @@ async def test_an_inactive_workspace_is_never_swept(
     assert await last_sweep(seeded) is None and await seeded.insights() == []
 
 
+async def set_settings(seed: Seed, **settings: object) -> None:
+    async with scoped_session(seed.sessions, seed.ws.scope) as session:
+        await session.execute(sa.update(Workspace).where(
+            Workspace.id == seed.ws.workspace_id).values(settings=settings))
+
+
+async def test_a_workspace_setting_overrides_the_interval_or_switches_sweeps_off(
+    insight_db: Database, insight_urls: DatabaseUrls, seeded: Seed,
+) -> None:
+    quiet = Seed(seeded.sessions, await create_workspace(seeded.sessions), seeded.now)
+    await set_settings(seeded, insight_sweep_seconds=600)
+    await set_settings(quiet, insight_sweep_seconds=0)
+    await stalled_fire(quiet)
+    clock = Clock(seeded.now)
+    await worker(insight_db, insight_urls, clock).run_once()
+    assert await last_sweep(seeded) is not None
+    clock.now = seeded.now + timedelta(minutes=10)
+    assert (await worker(insight_db, insight_urls, clock).run_once()).kinds == {SWEEP_KIND: 1}
+    swept = await last_sweep(seeded)
+    assert swept is not None and swept.swept_at == clock.now
+
+    await history(quiet, "update_deal", ActionStatus.SUCCESS)
+    clock.now = seeded.now + timedelta(days=2)
+    await worker(insight_db, insight_urls, clock).run_once()
+    assert await last_sweep(quiet) is None and await quiet.insights() == []
+
+
 async def wait_for(check: Callable[[], Awaitable[bool]], seconds: float = 20.0) -> None:
     deadline = asyncio.get_running_loop().time() + seconds
     while not await check():

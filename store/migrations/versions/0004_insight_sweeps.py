@@ -4,7 +4,8 @@ while the service role sees one workspace at a time.
 
 A workspace is due when it was never swept, when its last sweep is older than the interval, or
 when a tool that changes what detectors look at (`triggers`: a deal's stage, a new invoice)
-succeeded after the last sweep started. Like `neptune_due_work`, the function is SECURITY
+succeeded after the last sweep started. A workspace's own `insight_sweep_seconds` setting
+overrides the interval (at least a minute; 0 switches its sweeps off). Like `neptune_due_work`, the function is SECURITY
 DEFINER and returns ids only; the sweep itself runs inside the workspace's own scope.
 
 Revision ID: 0004
@@ -30,14 +31,25 @@ CREATE OR REPLACE FUNCTION neptune_due_insight_sweeps(
 ) RETURNS TABLE (workspace_id uuid, due_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp
 AS $$
-  SELECT w.id, coalesce(s.swept_at + sweep_every, w.created_at)
-    FROM workspaces w LEFT JOIN insight_sweeps s ON s.workspace_id = w.id
-   WHERE w.is_active AND (
-         s.id IS NULL
-      OR s.swept_at <= at - sweep_every
+  WITH chosen AS (
+    SELECT w.id, w.created_at, s.id AS sweep_id, s.swept_at, s.actions_until,
+           CASE WHEN jsonb_typeof(w.settings -> 'insight_sweep_seconds') = 'number'
+                THEN make_interval(secs => (w.settings ->> 'insight_sweep_seconds')::float8)
+                ELSE sweep_every END AS every
+      FROM workspaces w LEFT JOIN insight_sweeps s ON s.workspace_id = w.id
+     WHERE w.is_active
+  ), due AS (
+    SELECT id, created_at, sweep_id, swept_at, actions_until,
+           greatest(every, interval '60 seconds') AS every
+      FROM chosen WHERE every > interval '0'
+  )
+  SELECT d.id, coalesce(d.swept_at + d.every, d.created_at)
+    FROM due d
+   WHERE d.sweep_id IS NULL
+      OR d.swept_at <= at - d.every
       OR EXISTS (SELECT 1 FROM neptune_action_history h
-                  WHERE h.workspace_id = w.id AND h.action_type = ANY(triggers)
-                    AND h.status = 'success' AND h.updated_at > s.actions_until))
+                  WHERE h.workspace_id = d.id AND h.action_type = ANY(triggers)
+                    AND h.status = 'success' AND h.updated_at > d.actions_until)
    ORDER BY 2 LIMIT max_rows
 $$
 """
