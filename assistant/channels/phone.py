@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import httpx
 import sqlalchemy as sa
 from twilio.request_validator import RequestValidator  # type: ignore[import-untyped]
 
@@ -217,6 +218,38 @@ async def settle_background() -> None:
     """Wait for turns still running after their webhook answered (tests, shutdown)."""
     while _BACKGROUND:
         await asyncio.gather(*list(_BACKGROUND), return_exceptions=True)
+
+
+# -- texting later -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class MessagingApi:
+    """The provider's REST API (Twilio's 2010-04-01 Messages resource, which SignalWire's LaML
+    API mirrors), for an answer the webhook could not wait for."""
+
+    account_sid: str
+    auth_token: str
+    base_url: str
+
+    async def send(self, sender: str, to: str, body: str) -> str:
+        """Send one message; returns the provider's message sid."""
+        url = (f"{self.base_url.rstrip('/')}/2010-04-01/Accounts/{self.account_sid}"
+               "/Messages.json")
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(url, data={"From": sender, "To": to, "Body": body},
+                                         auth=(self.account_sid, self.auth_token))
+        response.raise_for_status()
+        return str(response.json().get("sid", ""))
+
+
+@dataclass
+class Handoff:
+    """Who delivers an answer: the webhook's own response, or, once the webhook stopped waiting
+    (`late`), a message sent afterwards. Both sides check and set without awaiting in between,
+    so exactly one of them delivers it."""
+
+    late: bool = False
+    twiml: str | None = None
 
 
 # -- approvals and wording ------------------------------------------------------------------

@@ -7,8 +7,9 @@ or a stranger lands in the inbox for the team and gets no automatic reply.
 
 Long answers are split at paragraph, line or sentence boundaries into messages of at most
 `MAX_MESSAGE` characters (the provider's limit for one message body). A turn slower than
-`sms_wait_seconds` is told so; it keeps running and its answer is in the member's Neptune
-conversation and in the inbox.
+`sms_wait_seconds` is told so; it keeps running, and its answer is texted through the provider's
+REST API when an account is configured (`NEPTUNE_TWILIO_ACCOUNT_SID`), and is in the member's
+Neptune conversation and in the inbox either way.
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from twilio.twiml.messaging_response import MessagingResponse  # type: ignore[im
 from assistant.approvals import ApprovalRefused
 from assistant.channels.common import Answer, Sessions, answer_of, split_text
 from assistant.channels.phone import (
+    Handoff,
     Inbox,
+    MessagingApi,
     Party,
     answered,
     arrive,
@@ -46,6 +49,7 @@ from tools.context import Caller
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 1600
 SLOW = "I'm still working on that; the answer will be in your Neptune conversations."
+SLOW_TEXTED = "I'm still working on that; I'll text you the answer."
 CONFIRM = "Reply YES to confirm or NO to cancel."
 
 
@@ -61,6 +65,7 @@ class Text:
     party: Party
     inbox: Inbox
     wait: float
+    api: MessagingApi | None = None
 
     @property
     def sessions(self) -> Sessions:
@@ -87,11 +92,17 @@ async def receive(sms: Text) -> str:
         twiml = reply()
         await answered(sms.sessions, sms.scope, arrival.delivery.id, twiml)
         return twiml
-    done = await within(_answer(sms, caller, arrival.delivery.id), sms.wait)
-    return done if done is not None else reply(SLOW)
+    handoff = Handoff()
+    done = await within(_answer(sms, caller, arrival.delivery.id, handoff), sms.wait)
+    if done is not None:
+        return done
+    if handoff.twiml is not None:  # it finished just as the wait ran out
+        return handoff.twiml
+    handoff.late = True
+    return reply(SLOW_TEXTED if sms.api is not None else SLOW)
 
 
-async def _answer(sms: Text, caller: Caller, delivery_id: uuid.UUID) -> str:
+async def _answer(sms: Text, caller: Caller, delivery_id: uuid.UUID, handoff: Handoff) -> str:
     try:
         answer = await _run(sms, caller)
         text = plain(answer.text) or ("" if answer.approvals else "Done.")
@@ -101,12 +112,22 @@ async def _answer(sms: Text, caller: Caller, delivery_id: uuid.UUID) -> str:
             text = f"{text}\n\n{answer.approvals[0].title}? {CONFIRM}".strip()
         twiml = reply(text)
         await sms.inbox.outbound(text, f"{sms.message_sid}:reply")
+        handoff.twiml = twiml
+        sent = await _text_later(sms, text) if handoff.late else []
     except Exception as error:
         log.exception("sms %s failed", sms.message_sid)
         await failed(sms.sessions, sms.scope, delivery_id, repr(error))
         return reply("Sorry, something went wrong. Please try again.")
-    await answered(sms.sessions, sms.scope, delivery_id, twiml)
+    await answered(sms.sessions, sms.scope, delivery_id, twiml, sent_later=sent)
     return twiml
+
+
+async def _text_later(sms: Text, text: str) -> list[str]:
+    """The answer as messages sent through the provider's API (the webhook already answered)."""
+    if sms.api is None:
+        return []
+    return [await sms.api.send(sms.to, sms.party.number, piece)
+            for piece in split_text(text, MAX_MESSAGE)]
 
 
 async def _run(sms: Text, caller: Caller) -> Answer:

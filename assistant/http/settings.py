@@ -77,6 +77,11 @@ class ApiSettings(BaseSettings):
     # with a filler (providers give up after 15 seconds).
     slack_signing_secret: SecretStr | None = None
     twilio_auth_token: SecretStr | None = None
+    # To text an answer that took longer than the SMS webhook could wait: the account (Twilio
+    # AC..., SignalWire project id) and the REST API base (SignalWire:
+    # https://<space>.signalwire.com/api/laml). Without an account the answer stays in Neptune.
+    twilio_account_sid: str | None = None
+    twilio_api_url: str = "https://api.twilio.com"
     voice_wait_seconds: float = Field(default=8.0, gt=0, le=14)
     sms_wait_seconds: float = Field(default=12.0, gt=0, le=14)
 

@@ -22,6 +22,7 @@ from store.models.crm import Contact
 from store.repositories.crm import ContactRepository
 from store.tenancy import scoped_session
 from tests.channels.conftest import PUBLIC_URL, TWILIO_TOKEN, PhoneLine, twilio_post
+from tests.channels.fake_twilio import FakeTwilio
 from tests.conftest import WorkspaceFixture
 from tests.http.conftest import MakeServices
 from tests.model_server import Call, ModelServer, Text, ToolCalls
@@ -139,12 +140,19 @@ async def test_a_retried_call_webhook_is_answered_once(
 
 
 @pytest.fixture
-async def slow_client(app: FastAPI, make_services: MakeServices
+async def twilio_api() -> AsyncIterator[FakeTwilio]:
+    async with FakeTwilio("AC0TEST", TWILIO_TOKEN) as fake:
+        yield fake
+
+
+@pytest.fixture
+async def slow_client(app: FastAPI, make_services: MakeServices, twilio_api: FakeTwilio
                       ) -> AsyncIterator[httpx.AsyncClient]:
     """The app with webhooks that wait only 0.2 s for a turn (the services dependency
     overridden)."""
     slow = make_services(twilio_auth_token=TWILIO_TOKEN, public_url=PUBLIC_URL,
-                         voice_wait_seconds=0.2, sms_wait_seconds=0.2)
+                         voice_wait_seconds=0.2, sms_wait_seconds=0.2,
+                         twilio_account_sid=twilio_api.account_sid, twilio_api_url=twilio_api.url)
     app.dependency_overrides[dependencies.services] = lambda: slow
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://neptune.test") as c:
@@ -268,6 +276,22 @@ async def test_signalwire_signs_in_its_own_header(
     headers["X-SignalWire-Signature"] = "bm90IGEgc2lnbmF0dXJl"
     forged = await client.post(url, content=body.replace(b"Ping", b"Pong"), headers=headers)
     assert forged.status_code == 401
+
+
+async def test_a_slow_sms_answer_is_texted_when_ready(
+        slow_client: httpx.AsyncClient, twilio_api: FakeTwilio, database: Database,
+        phone_line: PhoneLine, server: ModelServer) -> None:
+    server.script(Text("Your report is ready.", chunks=3, chunk_delay=0.2))
+    params = sms_params(phone_line, "Build my report")
+    now = messages(twiml(await hook(slow_client, SMS, params)))
+    assert now == ["I'm still working on that; I'll text you the answer."]
+    await settle_background()
+    assert twilio_api.sent == [{"From": phone_line.number, "To": phone_line.member,
+                                "Body": "Your report is ready."}]
+    retried = messages(twiml(await hook(slow_client, SMS, params)))
+    assert retried == ["Your report is ready."] and len(twilio_api.sent) == 1
+    assert await inbox(database, phone_line.ws, f"sms:{phone_line.member}") == [
+        ("inbound", "Build my report"), ("outbound", "Your report is ready.")]
 
 
 async def test_a_long_sms_answer_is_split_at_sentence_boundaries(

@@ -159,5 +159,14 @@ async def incoming_sms(request: Request, svc: ServicesDep) -> Response:
                                    f"sms:{hook.caller_number}",
                                    f"Texts with {hook.caller_number}")
     text = sms.Text(svc.deps, hook.scope, message_sid, hook.to, hook.form.get("Body", ""),
-                    party, inbox, svc.settings.sms_wait_seconds)
+                    party, inbox, svc.settings.sms_wait_seconds, _messaging(svc))
     return _xml(await sms.receive(text))
+
+
+def _messaging(svc: ServicesDep) -> phone.MessagingApi | None:
+    settings = svc.settings
+    if not settings.twilio_account_sid or settings.twilio_auth_token is None:
+        return None
+    return phone.MessagingApi(settings.twilio_account_sid,
+                              settings.twilio_auth_token.get_secret_value(),
+                              settings.twilio_api_url)
