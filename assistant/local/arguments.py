@@ -1,96 +1,233 @@
 """Arguments for a chosen tool, read from the user's words by field name and type.
 
 Each field of the tool's argument model is matched by what it is: an email, a phone, money, a
-date or a time, a choice among enum values, a person's or company's name, a free-text title or
-query, a number or percentage. Record ids are not guessed: a required id is found by a lookup
-call first (see `assistant.local.model`).
+date or a time, a choice among enum values, a yes/no filter ("my", "overdue", "unread"), a count,
+a person's or company's name, free text. Free text is what is left once the message's command
+("add a deal", "remind me to"), its values (amounts, dates, emails ...) and the choices it made
+("high priority") are taken out: "log a $8.5k deal for Kestrel onboarding, high priority" leaves
+"Kestrel onboarding" as the title. Record ids are not guessed: they come from lookups (see
+`assistant.local.model`).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, TypeAdapter
-from pydantic.fields import FieldInfo
+from pydantic import BaseModel
 
 import assistant.local.extract as x
+import assistant.local.structured as structured
 
-TEXT_FIELDS = ("title", "name", "subject", "description", "content", "body", "message", "notes",
-               "note", "text", "summary", "question", "goal", "prompt", "instructions")
-QUERY_FIELDS = ("query", "q", "search", "term")
-MONEY_FIELDS = ("value", "amount", "budget", "price", "total", "amount_cents", "value_cents")
-INTENT_WORDS = re.compile(
-    r"^(?:please\s+)?(?:can you\s+|could you\s+)?(?:add|create|make|new|log|record|open|start|"
-    r"schedule|remind me to|find|search(?: for)?|look up|show(?: me)?|list|get|send|draft|"
-    r"write)\b\s*(?:a|an|the|me)?\s*", re.IGNORECASE)
+#: Free-text fields in the order a title is preferred.
+TITLE_FIELDS = ("title", "name", "subject")
+QUERY_FIELDS = ("query", "q", "search", "term", "text")
+MONEY_FIELDS = ("value", "amount", "budget", "price", "total", "unit_price")
+#: Words that command rather than describe: removed from the front of a title.
+COMMAND = frozenset([
+    "add", "create", "make", "new", "log", "record", "open", "start", "register", "set", "up",
+    "draft", "write", "schedule", "book", "put", "enter", "note", "jot", "down", "please",
+    "pls", "can", "could", "would", "you", "will", "i", "we", "need", "want", "to", "like",
+    "let", "us", "me", "my", "our", "a", "an", "the", "another", "one", "some", "for",
+    "quick", "quickly", "just", "also", "hey", "hi", "ok", "okay", "neptune", "remind",
+    "remember", "have", "get", "give", "send", "post", "file", "raise", "kick", "off", "spin",
+])
+#: Words that join a value to a title; dropped at either end of what is left.
+CONNECT = frozenset([
+    "for", "to", "about", "on", "at", "by", "due", "from", "until", "till", "through", "thru",
+    "running", "starting", "ending", "worth", "valued", "of", "with", "in", "and", "or", "is",
+    "are", "was", "be", "it", "that", "which", "who", "called", "named", "titled", "already",
+    "currently", "now", "as", "should", "close", "closing", "starts", "ends", "start", "end",
+    "whose", "maybe", "around", "approx", "approximately", "roughly", "each", "per", "stage",
+    "priority", "status",
+])
+BOOLEAN_CUES: dict[str, tuple[str, ...]] = {
+    "mine": ("my", "mine", "i own", "i'm on", "i am on", "am i on", "assigned to me", "for me",
+             "on me"),
+    "only_mine": ("my", "mine", "i submitted", "i filed", "by me"),
+    "mine_only": ("my", "mine", "assigned to me", "for me"),
+    "open_only": ("open", "still open", "active", "in progress"),
+    "overdue": ("overdue", "late", "past due", "behind"),
+    "unread_only": ("unread", "new messages", "haven't read", "not read"),
+    "active_only": ("active", "current"),
+    "include_inactive": ("inactive", "disabled", "including inactive", "all of them"),
+    "include_overdue": ("overdue", "late"),
+    "everyone": ("everyone", "everybody", "all users", "whole team"),
+}
+WORD = re.compile(r"[\w'\u2019&.-]+")
 
 
-def schema_of(field: FieldInfo) -> dict[str, Any]:
-    annotation = field.annotation
-    try:
-        schema: dict[str, Any] = TypeAdapter(annotation).json_schema()  # type: ignore[arg-type]
-    except Exception:  # an exotic annotation: treat it as plain text
-        return {"type": "string"}
+@functools.cache
+def schemas(model: type[BaseModel]) -> dict[str, dict[str, Any]]:
+    """Each field's JSON schema with references resolved and the null option dropped."""
+    whole = model.model_json_schema()
+    definitions = whole.get("$defs", {})
+    return {name: _resolved(schema, definitions)
+            for name, schema in whole.get("properties", {}).items()}
+
+
+def _resolved(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
+    if "$ref" in schema:
+        schema = {**definitions[schema["$ref"].rsplit("/", 1)[-1]],
+                  **{k: v for k, v in schema.items() if k != "$ref"}}
     for option in schema.get("anyOf", []):
         if option.get("type") != "null":
-            return {**schema, **option}
+            return {**schema, **_resolved(option, definitions)}
+    if schema.get("type") == "array" and isinstance(schema.get("items"), dict):
+        return {**schema, "items": _resolved(schema["items"], definitions)}
     return schema
 
 
 def is_id(name: str) -> bool:
-    return name.endswith("_id") or name.endswith("_ids")
+    return name.endswith(("_id", "_ids")) or name == "round_robin_members"
 
 
-def extract(model: type[BaseModel], text: str, now: datetime) -> dict[str, Any]:
-    """The arguments `text` gives for `model`'s fields (ids excluded)."""
+@dataclass
+class Reading:
+    """One message, read once for every field of one tool."""
+
+    text: str
+    now: datetime
+    nouns: frozenset[str] = frozenset()  # the tool's own nouns ("deal"), part of the command
+    spans: list[tuple[int, int]] = field(default_factory=list)  # values and choices found
+    people: list[str] = field(default_factory=list)
+    creating: bool = True
+
+    @classmethod
+    def of(cls, text: str, now: datetime, nouns: frozenset[str],
+           creating: bool = True) -> Reading:
+        return cls(text, now, nouns, x.value_spans(text, now), x.person_names(text), creating)
+
+    def looks_back(self, name: str) -> bool:
+        """A range bound of a tool that reads records ("since Monday", "from Sep 1") lies in
+        the past; a deadline or a date to create something with lies ahead."""
+        return not self.creating and name in LOOK_BACK
+
+
+def extract(model: type[BaseModel], text: str, now: datetime,
+            nouns: frozenset[str] = frozenset(), *, creating: bool = True) -> dict[str, Any]:
+    """The arguments `text` gives for `model`'s fields (ids excluded). Only a tool that makes
+    something (`creating`) takes its title from the words left over; others take free text only
+    when the message keys it ("rename it to ...", "subject line to '...'")."""
+    reading = Reading.of(text, now, nouns, creating)
     found: dict[str, Any] = {}
-    people = x.person_names(text)
-    for name, field in model.model_fields.items():
-        if is_id(name):
-            continue
-        value = _value(name, schema_of(field), text, now, people)
-        if value is not None:
-            found[name] = value
+    fields = {n: s for n, s in schemas(model).items() if not is_id(n)}
+    for name, schema in fields.items():  # values and choices first: they shape the free text
+        if not _is_free_text(name, schema):
+            value = _value(name, schema, reading)
+            if value is not None:
+                found[name] = value
+    found.update(_free_text(fields, reading, creating))
+    _shaped(model, fields, reading, found)
     return found
 
 
-def _value(name: str, schema: dict[str, Any], text: str, now: datetime,
-           people: list[str]) -> Any:
+def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Reading,
+            found: dict[str, Any]) -> None:
+    """Lists with a shape (`structured.READERS`), then a required free text still missing."""
+    for name in fields:
+        reader = structured.READERS.get(name)
+        if reader is not None and name not in found:
+            value = reader(r.text, _masked(r))
+            if value is not None:
+                found[name] = value
+    for name in structured.REQUIRED_TEXT:
+        info = model.model_fields.get(name)
+        if info is not None and info.is_required() and name not in found:
+            value = structured.required_text(name, _masked(r))
+            if value and value not in found.values():
+                found[name] = value
+
+
+LOOK_BACK = frozenset({"since", "until", "start", "end", "start_date", "end_date", "from_date",
+                       "to_date", "date_from", "date_to", "after", "before"})
+FREE_TEXT = frozenset({*TITLE_FIELDS, "description", "notes", "note", "body", "content",
+                       "message", "reason", "summary", "text", "query", "q", "search", "term",
+                       "objective", "task", "goal", "instructions", "prompt", "question",
+                       "excerpt", "lost_reason", "details", "comment", "system_prompt"})
+
+
+def _is_free_text(name: str, schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and "enum" not in schema and name in FREE_TEXT
+
+
+# -- values ----------------------------------------------------------------------------------
+def _value(name: str, schema: dict[str, Any], r: Reading) -> Any:
     kind = schema.get("type")
     if "enum" in schema:
-        return x.fuzzy_choice(text, [str(v) for v in schema["enum"]])
+        return _choice(name, [str(v) for v in schema["enum"]], r)
+    if kind == "boolean":
+        return _flag(name, r)
     if "email" in name:
-        return _first(x.find_emails(text))
+        return _first(x.find_emails(r.text))
     if "phone" in name:
-        return _first(x.find_phones(text))
-    return _quantity(name, kind, schema.get("format"), text, now, people)
+        return _first(x.find_phones(r.text))
+    if "url" in name:
+        return _first(re.findall(r"https?://\S+", r.text))
+    if name.endswith("_number"):
+        return _first(re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", r.text))
+    if name == "job_title":
+        return _job_title(r.text)
+    if name == "tag":
+        return _tag(r)
+    value = _quantity(name, kind, schema.get("format"), r)
+    if value is None and kind == "string" and name not in ("first_name", "last_name"):
+        return _field_said(name, r.text)
+    return value
 
 
-def _quantity(name: str, kind: object, fmt: object, text: str, now: datetime,
-              people: list[str]) -> Any:
+def _job_title(text: str) -> str | None:
+    match = re.search(r"\b(?:promoted to|(?:she|he)(?:'s| is)|is now|as|new title(?: is)?)\s+"
+                      r"(?:the\s+|our\s+|an?\s+)?((?:[A-Z]{2,4}\b|[Hh]ead of \w+|[Vv][Pp] of \w+|"
+                      r"\w+ (?:manager|director|engineer|lead|officer|designer))(?: of \w+)?)",
+                      text)
+    return match[1] if match else None
+
+
+def _tag(r: Reading) -> str | None:
+    """The tag a message filters by: "tagged partner", "with the tag 'vip'", "#security"."""
+    match = re.search(r"\b(?:tagged(?:\s+(?:as|with))?|with\s+(?:the\s+)?tag|labell?ed)\s+"
+                      r"['\"\u2018\u201c#]?([\w-]+)", r.text, re.IGNORECASE)
+    if match is None:
+        return None
+    r.spans.append(match.span())
+    return match[1]
+
+
+def _field_said(name: str, text: str) -> str | None:
+    """`name is X`, `name: X`, `name X` for a plain string field ("password Orbit2026")."""
+    words = name.replace("_", " ")
+    match = re.search(rf"\b{re.escape(words)}\b\s*(?:is\s+|=\s*|:\s*|of\s+)?['\"]?"
+                      r"([\w.@/+-]*\w)", text, re.IGNORECASE)
+    if match is None or match[1].lower() in QUESTION | CONNECT:
+        return None
+    return match[1]
+
+
+def _quantity(name: str, kind: object, fmt: object, r: Reading) -> Any:
+    text, now = r.text, r.now
     if name in MONEY_FIELDS or name.endswith(("_amount", "_value", "_cents")):
         return _money(name, kind, text)
     if name == "currency":
         money = x.find_money(text)
         return money[0].currency if money and money[0].currency else None
-    if fmt == "date" or name.endswith(("_date", "due", "deadline")):
-        dates = x.find_dates(text, now.date())
-        return dates[0].isoformat() if dates else None
-    if fmt == "date-time" or name.endswith("_at"):
-        moments = x.find_datetimes(text, now)
-        return moments[0].isoformat() if moments else None
+    if fmt == "date" or name.endswith(("_date", "_on")) or name in ("due", "start", "end"):
+        return _date(name, r)
+    if fmt == "date-time" or name.endswith("_at") or name in ("since", "until"):
+        moments = x.find_datetimes(text, now, past=r.looks_back(name))
+        return moments[0].isoformat().replace("+00:00", "Z") if moments else None
     if name in ("first_name", "last_name"):
-        return _name_part(name, people)
+        # A tool that changes a record names its person to find them, not to rename them.
+        return _name_part(name, r.people) if r.creating else None
     if name in ("company", "company_name", "organization"):
-        return _first(x.company_names(text))
-    if name in ("probability", "percent", "percentage", "discount"):
+        return _company(r)
+    if name in ("probability", "percent", "percentage", "discount", "tax_rate_percent"):
         return _number(kind, x.find_percent(text))
-    if name in QUERY_FIELDS:
-        return query_text(text)
-    if kind == "string" and name in TEXT_FIELDS:
-        return _text(name, text)
+    if kind in ("integer", "number"):
+        return _count(name, kind, r)
     return None
 
 
@@ -103,13 +240,54 @@ def _money(name: str, kind: object, text: str) -> Any:
     if not money:
         return None
     amount = money[0].amount * (100 if name.endswith("cents") else 1)
-    return round(amount) if kind == "integer" else amount
+    return round(amount) if kind == "integer" or float(amount).is_integer() else amount
+
+
+def _date(name: str, r: Reading) -> str | None:
+    dates = x.find_dates(r.text, r.now.date(), past=r.looks_back(name))
+    if not dates:
+        return None
+    ends = name.startswith("end") or name in ("end", "due_before", "until")
+    pick = dates[-1] if ends and len(dates) > 1 else dates[0]
+    return pick.isoformat()
 
 
 def _number(kind: object, values: list[float]) -> Any:
     if not values:
         return None
-    return int(values[0]) if kind == "integer" else values[0]
+    return int(values[0]) if kind == "integer" or values[0].is_integer() else values[0]
+
+
+COUNT_CUES = {
+    "days": r"(\d+)\s*(?:days?|d)\b", "duration_minutes": r"(\d+)\s*(?:min(?:ute)?s?)\b",
+    "points": r"([+-]?\d+)\s*(?:points?|pts?)\b",
+    "quantity": r"(\d+)\s*(?:x\b|units?|seats?|hours?)",
+    "limit": r"\b(?:top|first|last)\s+(\d+)\b", "top": r"\btop\s+(\d+)\b",
+    "hours": r"(\d+)\s*(?:hours?|h)\b", "score": r"\bscore\s+(?:of\s+)?(?:at\s+least\s+)?(\d+)",
+}
+
+
+def _count(name: str, kind: object, r: Reading) -> Any:
+    pattern = COUNT_CUES.get(name)
+    if pattern is None:
+        return None
+    match = re.search(pattern, r.text, re.IGNORECASE)
+    if match is None:
+        return None
+    value = float(match[1])
+    if name == "points" and re.search(r"\b(?:minus|subtract|deduct|lose)\b", r.text, re.I):
+        value = -abs(value)
+    return int(value) if kind == "integer" or value.is_integer() else value
+
+
+def _flag(name: str, r: Reading) -> bool | None:
+    cues = BOOLEAN_CUES.get(name)
+    if not cues:
+        return None
+    said = [m.span() for c in cues for m in re.finditer(
+        rf"(?<![\w']){re.escape(c)}(?![\w'])", r.text, re.IGNORECASE)]
+    r.spans.extend(said)
+    return True if said else None
 
 
 def _name_part(name: str, people: list[str]) -> str | None:
@@ -121,23 +299,211 @@ def _name_part(name: str, people: list[str]) -> str | None:
     return " ".join(parts[1:]) or None
 
 
-def _text(name: str, text: str) -> str | None:
-    for quoted in x.quoted(text):
-        return quoted
-    keyed = x.after_keyword(text, ("called", "named", "titled", "about", "subject", "saying"))
-    if keyed:
-        return keyed
-    if name in ("title", "name", "subject", "description", "summary"):
-        cleaned = x.strip_fillers(text)
-        return cleaned[:1].upper() + cleaned[1:] if cleaned else None
+def _company(r: Reading) -> str | None:
+    people = {w for p in r.people for w in p.split()}
+    for company in x.company_names(r.text):
+        if not set(company.split()) <= people:
+            return company
+    match = re.search(r"\b(?:at|from|with)\s+([A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*)*)", r.text)
+    return match[1] if match and match[1] not in people else None
+
+
+def _choice(name: str, options: list[str], r: Reading) -> str | None:
+    """An enum value the message says, not as part of its command: in "new lead Ada" the
+    word "lead" names what to create, not its status."""
+    head = _command_end(r)
+    text = r.text[head:] if name in ("status", "stage") else r.text
+    value = x.fuzzy_choice(text, options)
+    if value is None and name in ("status", "stage", "role", "priority", "type"):
+        value = _synonym(name, options, r.text)
+    if value is not None:
+        r.spans.extend(_spans_of_words(r.text, [*value.replace("_", " ").split(), name]))
+    return value
+
+
+SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "stage": {"closed_won": ("won", "signed", "closed the deal"),
+              "closed_lost": ("lost", "went with a competitor", "dead")},
+    "status": {"done": ("finished", "completed", "complete", "done"),
+               "in_progress": ("working on", "underway", "started", "in progress"),
+               "inactive": ("inactive",), "active": ("active again", "back with us"),
+               "paused": ("pause", "hold off", "stop"), "completed": ("done sending",),
+               "pending": ("approval queue", "awaiting", "waiting")},
+    "role": {"viewer": ("read access", "read-only", "read only"),
+             "admin": ("admin rights", "administrator")},
+}
+
+
+def _synonym(name: str, options: list[str], text: str) -> str | None:
+    lowered = text.lower()
+    for value, cues in SYNONYMS.get(name, {}).items():
+        if value in options and any(re.search(rf"\b{re.escape(c)}\b", lowered) for c in cues):
+            return value
     return None
 
 
-def query_text(text: str) -> str | None:
-    """What to search for: the message without its command words and trailing punctuation."""
-    names = x.person_names(text) + x.company_names(text) + x.quoted(text)
+def _spans_of_words(text: str, words: list[str]) -> list[tuple[int, int]]:
+    spans = []
+    for word in words:
+        for match in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE):
+            spans.append(match.span())
+    return spans
+
+
+# -- free text -------------------------------------------------------------------------------
+def _free_text(fields: dict[str, dict[str, Any]], r: Reading, creating: bool) -> dict[str, Any]:
+    names = [n for n, schema in fields.items() if _is_free_text(n, schema)]
+    found: dict[str, Any] = {}
+    title = next((n for n in TITLE_FIELDS if n in names), None)
+    if title is not None:
+        value = title_of(r) if creating else _set_to(title, r)
+        if value:
+            found[title] = value
+    for name in names:
+        if name not in found:
+            value = _keyed_text(name, r, found)
+            if value:
+                found[name] = value
+    return found
+
+
+def _set_to(name: str, r: Reading) -> str | None:
+    """A new value the message gives a field: "rename X to Y", "subject line to 'Y'"."""
+    words = {"title": ("rename", "retitle", "title", "call"), "name": ("rename", "name", "call"),
+             "subject": ("subject", "subject line")}.get(name, (name,))
+    pattern = rf"\b(?:{'|'.join(map(re.escape, words))})\b.*?\b(?:to|as)\s+(.+)$"
+    match = re.search(pattern, r.text, re.IGNORECASE)
+    if match is None:
+        return None
+    value = match[1].strip(" .!")
+    quoted = x.quoted(value)
+    return quoted[0] if quoted else _trim(value) or None
+
+
+#: Where a name said after "called" ends and what the thing does begins.
+RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+)\b",
+                      re.IGNORECASE)
+
+
+def title_of(r: Reading) -> str | None:
+    """The message's title: quoted text, text after "called"/"named", or what is left."""
+    keyed = x.after_keyword(r.text, ("called", "named", "titled", "title", "name it", "call it"))
+    if keyed:
+        return _trim(RELATIVE.split(keyed, maxsplit=1)[0])
+    for quoted in x.quoted(r.text):
+        return quoted
+    for clause in _clauses(r):
+        left = _trim(_strip_command(clause, r.nouns))
+        if left and any(w.lower() not in COMMAND | CONNECT | GENERIC for w in WORD.findall(left)):
+            return left
+    return None
+
+
+def _keyed_text(name: str, r: Reading, found: dict[str, Any]) -> str | None:
+    """A secondary text (a body, a reason, a summary) said after a keyword, a colon or a dash."""
+    if name in QUERY_FIELDS:
+        return query_text(r)
+    if name not in ("description", "notes", "note", "comment"):
+        said = _set_to(name, r)
+        if said:
+            return said
+    keywords = {"body": ("saying", "says", "that says", "text"),
+                "content": ("saying", "that"), "message": ("saying", "that"),
+                "reason": ("because", "since", "reason"), "lost_reason": ("because", "since"),
+                "description": ("description",), "notes": ("note:", "notes:"),
+                "summary": ("summary",), "objective": ("to",), "task": ("to",),
+                "goal": ("goal",)}.get(name)
+    tail = _after_mark(r.text)
+    if name in ("body", "content", "message", "reason", "summary", "lost_reason") and tail:
+        quoted = x.quoted(tail)
+        return quoted[0] if quoted else tail
+    if keywords:
+        keyed = x.after_keyword(r.text, keywords)
+        if keyed and keyed not in found.values():
+            return keyed
+    return None
+
+
+def _after_mark(text: str) -> str | None:
+    """The part after a colon or a dash: "post in #sales: we won" -> "we won"."""
+    match = re.search(
+        r"(?::|\s[-\u2013\u2014]\s|,\s+(?=she|he|they|asking|wants|because))\s*(.+)$", text)
+    if match is None:
+        return None
+    tail = match[1].strip(" .!'\"")
+    return tail or None
+
+
+def _clauses(r: Reading) -> list[str]:
+    masked = _masked(r)
+    parts = re.split(r"[,;()!?\n]|:\s|\s[-\u2013\u2014]\s|\.\s", masked)
+    # After a colon, the part that follows is usually the thing itself ("new epic: Onboarding").
+    if ":" in masked:
+        head, _, tail = masked.partition(":")
+        if not _trim(_strip_command(head, r.nouns)):
+            parts = re.split(r"[,;()!?\n]|\s[-\u2013\u2014]\s", tail)
+    return [p for p in parts if p.strip()]
+
+
+def _masked(r: Reading) -> str:
+    chars = list(r.text)
+    for start, end in r.spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def _strip_command(clause: str, nouns: frozenset[str]) -> str:
+    words = clause.split()
+    skip = COMMAND | nouns | {n + "s" for n in nouns} | {"to-do", "todo", "opportunity"}
+    while words and (words[0].lower().strip(":,.'\"") in skip):
+        words.pop(0)
+    return " ".join(words)
+
+
+def _trim(text: str) -> str:
+    words = text.strip(" .,:;!?'\"").split()
+    while words and words[0].lower() in CONNECT | {"a", "an", "the"}:
+        words.pop(0)
+    while words and words[-1].lower().strip(".,!?") in CONNECT | COMMAND | {"pls", "please"}:
+        words.pop()
+    return " ".join(words).strip(" .,:;!?'\"")
+
+
+def _command_end(r: Reading) -> int:
+    """Where the command at the start of the message ends ("new lead " in "new lead Ada")."""
+    at = 0
+    for match in WORD.finditer(r.text):
+        word = match.group().lower()
+        if word in COMMAND or word in r.nouns or word.rstrip("s") in r.nouns:
+            at = match.end()
+            continue
+        break
+    return at
+
+
+#: Words that name records in general, not one record: no use as a search term.
+GENERIC = frozenset([
+    "kb", "docs", "doc", "documents", "document", "base", "knowledge", "account", "accounts",
+    "stuff", "board", "people", "things", "items", "records", "record", "crm", "studio",
+    "workspace", "entries", "ones", "list", "lists", "overview", "details", "info",
+])
+QUESTION = frozenset([
+    "which", "what", "whats", "what's", "who", "where", "when", "how", "any", "anything", "is",
+    "are", "do", "does", "did", "we", "our", "us", "there", "have", "has", "had", "show", "list",
+    "give", "me", "all", "every", "everything", "still", "that", "the", "a", "an", "of", "in",
+    "on", "my", "i", "you", "find", "search", "look", "up", "for", "get", "pull", "see", "right",
+    "now", "currently", "exist", "exists", "here", "please", "pls", "been", "being", "with",
+])
+
+
+def query_text(reading: Reading | str) -> str | None:
+    """What to search for: a name the message gives, else the words that are neither the
+    command, the question, nor a filter already read (a status, a date)."""
+    r = (reading if isinstance(reading, Reading)
+         else Reading.of(reading, datetime.now(UTC), frozenset()))
+    names = x.quoted(r.text) + x.person_names(r.text) + x.company_names(r.text)
     if names:
         return names[0]
-    cleaned = INTENT_WORDS.sub("", text).strip(" ?.!")
-    return cleaned or None
-
+    left = [w for w in WORD.findall(_masked(r).lower()) if w.strip(".'?") not in QUESTION
+            and w not in COMMAND | GENERIC and w.rstrip("s") not in r.nouns and w not in r.nouns]
+    return " ".join(left).strip(" .?!") or None

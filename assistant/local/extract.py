@@ -14,6 +14,7 @@ way a tokenizer does, so "end of next month" is one date, not "next month" as we
 from __future__ import annotations
 
 import calendar
+import contextlib
 import difflib
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -296,6 +297,16 @@ def _year(said: str | None, today: date) -> int | None:
     return int(said) + (2000 if len(said) == 2 else 0)
 
 
+def _recent(today: date, month: int, day: int) -> date:
+    """A month/day without a year, looking back: the latest one on or before today."""
+    for year in range(today.year, today.year - 8, -1):
+        with contextlib.suppress(ValueError):
+            candidate = date(year, month, day)
+            if candidate <= today:
+                return candidate
+    return date(today.year, month, day)
+
+
 def _upcoming(today: date, month: int, day: int, year: int | None) -> date:
     """A month/day without a year is the next one on or after today."""
     if year is not None:
@@ -390,12 +401,22 @@ def _quarter(match: re.Match[str], today: date) -> date:
     return end if year or end >= today else _quarter_end(today.year + 1, quarter)
 
 
-def _date_rules(today: date) -> list[tuple[re.Pattern[str], _Build[date]]]:
+def _date_rules(today: date, past: bool = False) -> list[tuple[re.Pattern[str], _Build[date]]]:
+    """`past`: a date without a year, or a bare weekday, is the latest one on or before today
+    ("since Monday", "from Sep 1 to Nov 15" in a report) rather than the next one."""
     def at(year: str | None, month: int, day: str) -> date:
-        return _upcoming(today, month, int(day), _year(year, today))
+        given = _year(year, today)
+        if past and given is None:
+            return _recent(today, month, int(day))
+        return _upcoming(today, month, int(day), given)
 
     def on(build: Callable[[re.Match[str], date], date]) -> _Build[date]:
         return lambda match: build(match, today)
+
+    def weekday(match: re.Match[str]) -> date:
+        coming = _weekday(match, today)
+        bare = not (match["mod"] or "").strip() or match["mod"].lower() == "on"
+        return coming - timedelta(days=7) if past and bare and coming > today else coming
 
     return [
         (_ISO, lambda m: date(int(m["y"]), int(m["m"]), int(m["d"]))),
@@ -403,7 +424,7 @@ def _date_rules(today: date) -> list[tuple[re.Pattern[str], _Build[date]]]:
         (_DAY_MONTH, lambda m: at(m["y"], _month_number(m["mon"]), m["d"])),
         (_US_DATE, lambda m: at(m["y"], int(m["m"]), m["d"])),
         (_DAY_WORD, on(_day_word)),
-        (_WEEKDAY, on(_weekday)),
+        (_WEEKDAY, weekday),
         (_IN_COUNT, on(_relative)),
         (_COUNT_AGO, on(_relative)),
         (_NEXT_PERIOD, on(_next_period)),
@@ -413,12 +434,13 @@ def _date_rules(today: date) -> list[tuple[re.Pattern[str], _Build[date]]]:
     ]
 
 
-def find_dates(text: str, today: date) -> list[date]:
+def find_dates(text: str, today: date, *, past: bool = False) -> list[date]:
     """Calendar dates, absolute or relative to `today` (see the module tests for the phrasing).
 
-    A month and day without a year that has passed this year means next year's.
+    A month and day without a year that has passed this year means next year's, unless the
+    caller reads a look back (`past`), where it means this year's or last year's.
     """
-    return [hit.value for hit in _scan(text, _date_rules(today))]
+    return [hit.value for hit in _scan(text, _date_rules(today, past))]
 
 
 # -- times -----------------------------------------------------------------------------------------
@@ -479,12 +501,13 @@ def _pair(text: str, hits: list[_Hit[date | time]]) -> list[tuple[date | None, t
     return pairs
 
 
-def find_datetimes(text: str, now: datetime) -> list[datetime]:
+def find_datetimes(text: str, now: datetime, *, past: bool = False) -> list[datetime]:
     """Moments in now's timezone: dates (at `DEFAULT_TIME` when no time is said) and times.
 
     "Today" is now's date in now's zone, so the caller converts `now` to the user's zone first.
+    `past` as for `find_dates`.
     """
-    dates = _scan(text, _date_rules(now.date()))
+    dates = _scan(text, _date_rules(now.date(), past))
     spans = [(hit.start, hit.end) for hit in dates]
     times = [hit for hit in _scan(text, [(_CLOCK, _clock), (_NAMED_TIME, _named_time)])
              if not _overlaps(hit.start, hit.end, spans)]
@@ -774,7 +797,10 @@ def _similar_choice(words: list[str], choices: dict[str, list[str]], cutoff: flo
             continue  # "low" vs "law": too short to guess at
         size = len(choice_words)
         for index in range(len(words) - size + 1):
-            matcher = difflib.SequenceMatcher(None, " ".join(words[index:index + size]), target)
+            window = " ".join(words[index:index + size])
+            if len(window) < 4 or abs(len(window) - len(target)) > 2:
+                continue  # "the" is not a typo of "other"
+            matcher = difflib.SequenceMatcher(None, window, target)
             if matcher.real_quick_ratio() >= best and matcher.ratio() >= best:
                 best, chosen = matcher.ratio(), choice
     return chosen
@@ -795,3 +821,20 @@ def fuzzy_choice(text: str, choices: Sequence[str], *, cutoff: float = 0.75) -> 
     stemmed = {choice: [_stem(w) for w in ws] for choice, ws in options.items()}
     return (_exact_choice(stems, stemmed) or _partial_choice(stems, stemmed)
             or _similar_choice(words, options, cutoff))
+
+
+# -- what a message says besides its words ---------------------------------------------------------
+
+def value_spans(text: str, now: datetime) -> list[tuple[int, int]]:
+    """Where the message states values (emails, links, phones, money, percentages, dates,
+    times), so the words left over can be read as a title, a name or a reason."""
+    spans = [m.span() for m in _EMAIL.finditer(text)] + [m.span() for m in _URL.finditer(text)]
+    spans += [(h.start, h.end) for h in _phone_hits(text)]
+    spans += [(h.start, h.end) for h in _scan(text, ((p, _money) for p in _MONEY_RULES))]
+    spans += [m.span() for m in _PERCENT.finditer(text)]
+    dates = _scan(text, _date_rules(now.date()))
+    spans += [(h.start, h.end) for h in dates]
+    taken = [(h.start, h.end) for h in dates]
+    spans += [(h.start, h.end) for h in _scan(text, [(_CLOCK, _clock), (_NAMED_TIME, _named_time)])
+              if not _overlaps(h.start, h.end, taken)]
+    return sorted(spans)

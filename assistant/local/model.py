@@ -15,18 +15,23 @@ It is stateless: everything it needs is in the request, like any model.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml  # type: ignore[import-untyped]
 
 from assistant.local import arguments as args_of
-from assistant.local.select import Choice, Profile, profile, rank
+from assistant.local import lookup
+from assistant.local.cache import embed_cached
+from assistant.local.select import Choice, IntentClassifier, Profile, profile, rank
 from tools.registry import Tool, ToolRegistry
 
 NAME = "neptune-local"
@@ -39,10 +44,14 @@ UNSURE = ("I'm not sure which action you mean. I'm the built-in offline model, s
           "with direct requests like \"show my open deals\" or \"add a task to call Ada on "
           "Friday\". For free-form conversation, configure a hosted model (NEPTUNE_MODEL plus a "
           "provider key in the workspace settings or the environment).")
-ASKING = re.compile(r"^To (?P<what>.+?), what (?:is|should be) the (?P<field>[\w ]+)\?$")
+ASKING = re.compile(r"To (?P<what>.+?), what (?:is|should be) the (?P<field>[\w ]+)\?$")
 ABOUT_ME = re.compile(r"\b(are you|who are you|what are you)\b.*\b(llm|language model|ai|gpt|"
                       r"human|bot|model|real)\b|\bwho are you\b|\bwhat can you do\b", re.I)
-LOOKUP_ID = re.compile(r"^lookup__(?P<tool>[a-z_]+)__(?P<field>[a-z_]+)__")
+#: Tools named for these verbs make something, so the words left in a message are its title.
+CREATING = frozenset({"create", "add", "log", "draft", "submit", "invite", "post", "send",
+                      "reply", "notify", "remember", "record", "save", "upload", "import",
+                      "register", "install"})
+LOOKUP_ID = re.compile(r"^lookup__(?P<tool>[a-z0-9_]+?)__(?P<field>[a-z0-9_]+?)__(?P<mode>[qa])")
 
 
 @dataclass
@@ -51,11 +60,31 @@ class Reply:
     calls: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)  # id, name, args
 
 
+@dataclass(frozen=True)
+class Request:
+    """What the user asked: their message, or an earlier message plus the answer to our
+    question about one field."""
+
+    text: str
+    field: str | None = None
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Looked:
+    """A lookup already made this turn: for which field, how, and the records it returned."""
+
+    field: str
+    mode: str  # "q": filtered by the name the user gave; "a": a page of every record
+    records: list[Mapping[str, Any]]
+
+
 class LocalModel:
     def __init__(self, registry: ToolRegistry, embed: Any = None) -> None:
         self.registry = registry
         self.embed = embed  # callable: list[str] -> array of unit vectors, or None (lexical only)
         self._profiles: dict[str, Profile] = {}
+        self._intent: IntentClassifier | None = None
 
     # -- the protocol ------------------------------------------------------------------------
     def respond(self, messages: Sequence[Mapping[str, Any]], offered: Sequence[str],
@@ -65,86 +94,120 @@ class LocalModel:
         last = messages[-1] if messages else {"role": "user", "content": ""}
         if last.get("role") == "tool":
             return self._after_tools(messages, tools, now)
-        text = _text(last)
-        if ABOUT_ME.search(text):
+        if ABOUT_ME.search(_text(last)):
             return Reply(SELF)
-        asked = _asked(messages)
-        if asked is not None:
-            return self._answered(asked, text, tools, now)
-        return self._request(text, tools, now)
+        return self._request(current_request(messages), tools, now)
 
     # -- a new request -----------------------------------------------------------------------
-    def _request(self, text: str, tools: list[Tool], now: datetime) -> Reply:
-        choice = self.choose(text, tools)
+    def _request(self, request: Request, tools: list[Tool], now: datetime) -> Reply:
+        choice = self.choose(request.text, tools)
+        if choice is None and request.field is not None:
+            return self._request(Request(request.answer), tools, now)
         if choice is None:
             return Reply(UNSURE)
-        return self._plan(choice.tool, text, tools, now)
+        return self._plan(choice.tool, request, tools, now, [])
 
     def choose(self, text: str, tools: Sequence[Tool]) -> Choice | None:
         if not tools or not text.strip():
             return None
+        self.warm(tools)
         query = self._embed_one(text)
-        ranked = rank(text, [self._profile(t) for t in tools], query)
+        intent = (self._intent.probabilities(query, [t.name for t in tools])
+                  if self._intent is not None and query is not None else None)
+        ranked = rank(text, [self._profile(t) for t in tools], query, intent)
         return ranked[0] if ranked and ranked[0].score >= MIN_SCORE else None
 
-    def _plan(self, tool: Tool, text: str, tools: Sequence[Tool], now: datetime,
-              known: Mapping[str, Any] | None = None) -> Reply:
-        values = {**args_of.extract(tool.args_model, text, now), **(known or {})}
-        missing_id = _missing(tool, values, ids=True)
-        if missing_id:
-            lookup = _lookup_tool(missing_id, tools)
-            query = args_of.query_text(text)
-            if lookup is not None and query:
-                call_id = f"lookup__{tool.name}__{missing_id}__{uuid.uuid4().hex[:8]}"
-                return Reply(calls=[(call_id, lookup.name, {"query": query})])
-        missing = _missing(tool, values, ids=False) or missing_id
+    def _plan(self, tool: Tool, request: Request, tools: Sequence[Tool], now: datetime,
+              looked: Sequence[Looked]) -> Reply:
+        nouns = self._profile(tool).nouns
+        values = args_of.extract(tool.args_model, request.text, now, nouns,
+                                 creating=tool.name.split("_")[0] in CREATING)
+        values.update(_answered(tool, request, now, nouns))
+        calls: list[tuple[str, str, dict[str, Any]]] = []
+        unfound: list[str] = []
+        for name, info in tool.args_model.model_fields.items():
+            if args_of.is_id(name) and name not in values:
+                _resolve(name, info.is_required(), tool, request, tools, looked, values, calls,
+                         unfound)
+        if calls:
+            return Reply(calls=calls)
+        missing = _missing(tool, values, ids=False) or _missing(tool, values, ids=True)
         if missing:
-            return Reply(_question(tool, missing))
+            return Reply(_question(tool, missing, missing in unfound))
         return Reply(calls=[(_call_id(), tool.name, values)])
-
-    def _answered(self, asked: tuple[str, str], answer: str, tools: list[Tool],
-                  now: datetime) -> Reply:
-        request, field_label = asked
-        choice = self.choose(request, tools)
-        if choice is None:
-            return self._request(answer, tools, now)
-        tool, field_name = choice.tool, field_label.replace(" ", "_")
-        values = args_of.extract(tool.args_model, f"{request} {answer}", now)
-        if field_name in tool.args_model.model_fields and field_name not in values:
-            values[field_name] = answer.strip()
-        return self._plan(tool, request, tools, now, values)
 
     # -- after tool results ------------------------------------------------------------------
     def _after_tools(self, messages: Sequence[Mapping[str, Any]], tools: list[Tool],
                      now: datetime) -> Reply:
+        looked, target = _looked(messages)
+        planned = self.registry.get(target) if target else None
+        if planned is not None:
+            return self._plan(planned, current_request(messages), tools, now, looked)
         results = _trailing_results(messages)
-        for call_id, payload in results:
-            plan = LOOKUP_ID.match(call_id)
-            if plan is None:
-                continue
-            found = _first_id(payload)
-            target = self.registry.get(plan["tool"])
-            if found is None or target is None:
-                return Reply("I couldn't find that record. Could you give me its exact name?")
-            request = _last_user_text(messages)
-            return self._plan(target, request, tools, now, {plan["field"]: found})
         return Reply(" ".join(describe(name, payload) for name, payload in
                               _named_results(messages, results)))
 
-    # -- embeddings --------------------------------------------------------------------------
+# -- embeddings --------------------------------------------------------------------------
+    def warm(self, tools: Sequence[Tool] = ()) -> None:
+        """Prepare every registered tool's profile (and any offered tool's the registry does
+        not know) with its utterances embedded in one batch, and train the intent classifier
+        on them, so the first request does not pay for it. Tools already prepared cost
+        nothing."""
+        todo = [t for t in [*self.registry, *tools] if t.schema_hash not in self._profiles]
+        if not todo:
+            return
+        said = [utterances(t) for t in todo]
+        flat = [u for group in said for u in group]
+        vectors = embed_cached(self.embed, flat) if self.embed is not None and flat else None
+        at = 0
+        for tool, group in zip(todo, said, strict=True):
+            prepared = profile(tool, group)
+            if vectors is not None and group:
+                prepared.examples = vectors[at:at + len(group)]
+                at += len(group)
+            self._profiles[tool.schema_hash] = prepared
+        self._intent = self._train_intent()
+
+    def _train_intent(self) -> IntentClassifier | None:
+        prepared = [p for p in self._profiles.values() if p.examples is not None]
+        if len(prepared) < 2:
+            return None
+        groups = [(p.tool.name, p.examples) for p in prepared if p.examples is not None]
+        vectors = np.concatenate([examples for _, examples in groups])
+        labels = [name for name, examples in groups for _ in range(len(examples))]
+        return IntentClassifier.train(vectors, labels)
+
     def _profile(self, tool: Tool) -> Profile:
         cached = self._profiles.get(tool.schema_hash)
         if cached is None:
-            cached = profile(tool)
-            if self.embed is not None and tool.examples:
-                cached.examples = np.asarray(self.embed(list(tool.examples)), dtype=np.float32)
-            self._profiles[tool.schema_hash] = cached
+            self.warm([tool])
+            cached = self._profiles[tool.schema_hash]
         return cached
 
     def _embed_one(self, text: str) -> np.ndarray | None:
         if self.embed is None:
             return None
         return np.asarray(self.embed([text])[0], dtype=np.float32)
+
+
+# -- what each tool is said like --------------------------------------------------------
+PHRASES = sorted(Path(__file__).parent.glob("phrases*.yaml"))
+
+
+@functools.cache
+def _phrases() -> dict[str, list[str]]:
+    """Training phrases per tool name, from every `phrases*.yaml` beside this module: how
+    people ask for each tool, beyond its examples."""
+    merged: dict[str, list[str]] = {}
+    for path in PHRASES:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for name, said in loaded.items():
+            merged.setdefault(str(name), []).extend(str(u) for u in said)
+    return merged
+
+
+def utterances(tool: Tool) -> list[str]:
+    return [*tool.examples, *_phrases().get(tool.name, ())]
 
 
 # -- reading the conversation -------------------------------------------------------------
@@ -155,22 +218,89 @@ def _text(message: Mapping[str, Any]) -> str:
     return str(content or "")
 
 
-def _asked(messages: Sequence[Mapping[str, Any]]) -> tuple[str, str] | None:
-    """(the request, the field) when our last message asked for a missing field."""
-    if len(messages) < 3 or messages[-2].get("role") != "assistant":
-        return None
-    match = ASKING.match(_text(messages[-2]).strip())
-    if match is None:
-        return None
-    earlier = [m for m in messages[:-2] if m.get("role") == "user"]
-    return (_text(earlier[-1]), match["field"]) if earlier else None
+def current_request(messages: Sequence[Mapping[str, Any]]) -> Request:
+    """The request this turn serves: the last user message, joined to the one before when our
+    reply in between asked for a field."""
+    users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+    if not users:
+        return Request("")
+    last = users[-1]
+    answer = _text(messages[last])
+    asked = next((_text(m) for m in reversed(messages[:last]) if m.get("role") == "assistant"
+                  and not m.get("tool_calls")), "") if len(users) > 1 else ""
+    match = ASKING.search(asked.strip())
+    if match is None or messages[last - 1].get("role") != "assistant":
+        return Request(answer)
+    return Request(_text(messages[users[-2]]), match["field"].replace(" ", "_"), answer)
 
 
-def _last_user_text(messages: Sequence[Mapping[str, Any]]) -> str:
+def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str],
+              ) -> dict[str, Any]:
+    """The value the answer to our question gives its field (ids are looked up instead)."""
+    name = request.field
+    if name is None or name not in tool.args_model.model_fields or args_of.is_id(name):
+        return {}
+    from_answer = args_of.extract(tool.args_model, request.answer, now, nouns)
+    if name in from_answer:
+        return {name: from_answer[name]}
+    title = args_of.title_of(args_of.Reading.of(request.answer, now, nouns))
+    return {name: title or request.answer.strip()}
+
+
+def _looked(messages: Sequence[Mapping[str, Any]]) -> tuple[list[Looked], str | None]:
+    """The lookups made since the user last spoke, and the tool they serve."""
+    looked: list[Looked] = []
+    target = None
     for message in reversed(messages):
         if message.get("role") == "user":
-            return _text(message)
-    return ""
+            break
+        plan = LOOKUP_ID.match(str(message.get("tool_call_id", "")))
+        if message.get("role") != "tool" or plan is None:
+            continue
+        target = target or plan["tool"]
+        payload = _payload(message)
+        result = payload.get("result") if isinstance(payload, Mapping) else None
+        looked.append(Looked(plan["field"], plan["mode"], lookup.items(result)))
+    return looked, target
+
+
+def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Sequence[Tool],
+             looked: Sequence[Looked], values: dict[str, Any],
+             calls: list[tuple[str, str, dict[str, Any]]], unfound: list[str]) -> None:
+    """Fill an id field from this turn's lookups, or plan the lookup that will."""
+    kind = lookup.kind_of(name)
+    text = request.answer if request.field == name else request.text
+    mine = [entry for entry in looked if entry.field == name]
+    records = [r for entry in mine for r in entry.records]
+    match = lookup.best(text, records, kind)
+    if match is not None and (required or lookup.sure(match, text, kind)):
+        values[name] = [match.id] if name.endswith("_ids") else match.id
+        return
+    source = lookup.lookup_tool(name, tool, tools)
+    ref = lookup.reference(text, kind)
+    if source is None or (not required and ref is None):
+        return
+    if mine:
+        if required and all(e.mode == "q" for e in mine):
+            calls.append((_lookup_id(tool, name, "a"), source.name,
+                          lookup.lookup_args(source, None)))
+        elif required:
+            unfound.append(name)
+        return
+    mode = "q" if ref and lookup.takes_filter(source) else "a"
+    args = lookup.lookup_args(source, ref if mode == "q" else None)
+    calls.append((_lookup_id(tool, name, mode), source.name, args))
+
+
+def _lookup_id(tool: Tool, field_name: str, mode: str) -> str:
+    return f"lookup__{tool.name}__{field_name}__{mode}{uuid.uuid4().hex[:8]}"
+
+
+def _payload(message: Mapping[str, Any]) -> Any:
+    try:
+        return json.loads(_text(message))
+    except ValueError:
+        return {"ok": False, "error": _text(message)}
 
 
 def _trailing_results(messages: Sequence[Mapping[str, Any]]) -> list[tuple[str, Any]]:
@@ -178,11 +308,7 @@ def _trailing_results(messages: Sequence[Mapping[str, Any]]) -> list[tuple[str, 
     for message in reversed(messages):
         if message.get("role") != "tool":
             break
-        try:
-            payload = json.loads(_text(message))
-        except ValueError:
-            payload = {"ok": False, "error": _text(message)}
-        results.append((str(message.get("tool_call_id", "")), payload))
+        results.append((str(message.get("tool_call_id", "")), _payload(message)))
     return list(reversed(results))
 
 
@@ -195,23 +321,6 @@ def _named_results(messages: Sequence[Mapping[str, Any]],
     return [(names.get(call_id, ""), payload) for call_id, payload in results]
 
 
-def _first_id(payload: Any) -> str | None:
-    result = payload.get("result") if isinstance(payload, Mapping) else None
-    for item in _items(result):
-        if isinstance(item, Mapping) and item.get("id"):
-            return str(item["id"])
-    return None
-
-
-def _items(result: Any) -> list[Any]:
-    if isinstance(result, Mapping):
-        for value in result.values():
-            if isinstance(value, list):
-                return value
-        return [result] if result.get("id") else []
-    return result if isinstance(result, list) else []
-
-
 # -- planning helpers ---------------------------------------------------------------------
 def _missing(tool: Tool, values: Mapping[str, Any], *, ids: bool) -> str | None:
     for name, info in tool.args_model.model_fields.items():
@@ -220,19 +329,12 @@ def _missing(tool: Tool, values: Mapping[str, Any], *, ids: bool) -> str | None:
     return None
 
 
-def _lookup_tool(id_field: str, tools: Sequence[Tool]) -> Tool | None:
-    kind = id_field.removesuffix("_ids").removesuffix("_id")
-    offered = {t.name: t for t in tools}
-    for name in (f"search_{kind}s", f"list_{kind}s", f"search_{kind}es", f"list_{kind}es"):
-        tool = offered.get(name)
-        if tool is not None and "query" in tool.args_model.model_fields:
-            return tool
-    return None
-
-
-def _question(tool: Tool, field_name: str) -> str:
+def _question(tool: Tool, field_name: str, unfound: bool = False) -> str:
     what = tool.name.replace("_", " ")
-    return f"To {what}, what is the {field_name.replace('_', ' ')}?"
+    kind = lookup.kind_of(field_name).replace("_", " ")
+    label = kind if args_of.is_id(field_name) else field_name.replace("_", " ")
+    sorry = f"I couldn't find that {kind}. " if unfound else ""
+    return f"{sorry}To {what}, what is the {label}?"
 
 
 def _call_id() -> str:
@@ -250,7 +352,7 @@ def describe(tool: str, payload: Any) -> str:
     if not payload.get("ok", True):
         return f"That didn't work: {payload.get('error', 'unknown error')}."
     result = payload.get("result")
-    items = _items(result) if isinstance(result, Mapping) and not result.get("id") else None
+    items = lookup.items(result) if isinstance(result, Mapping) and not result.get("id") else None
     if items is not None:
         return _list_sentence(tool, items)
     label = _label(result)

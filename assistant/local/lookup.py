@@ -1,0 +1,162 @@
+"""Record ids from names: which offered tool lists a kind of record, and which listed record the
+user means.
+
+A tool's id field names its kind (`deal_id` a deal, `assignee_id` a workspace member, `post_id`
+a blog post). The lookup is the offered `search_<kind>s` or `list_<kind>s` tool (the target's own
+domain first), called with the name the user gave when it takes a text filter, else for a page
+of records. The record meant is the one whose words the message shares most; an optional field
+(an assignee, a sprint) is only filled when the match is unmistakable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import assistant.local.extract as x
+from tools.registry import Tool
+
+MEMBER_FIELDS = frozenset({"owner_id", "assignee_id", "assigned_to", "assign_to", "manager_id",
+                           "recipient_id", "member_user_id", "actor_id", "user_id",
+                           "round_robin_members"})
+KIND_ALIASES = {"post": "blog_post", "rule": "automation_rule", "channel": "team_channel",
+                "team": "agent_team", "schedule": "agent_schedule",
+                "coordinator_agent": "agent", "member_agent": "agent"}
+TEXT_FILTERS = ("query", "text", "search", "q")
+NOT_DISTINCT = frozenset([
+    "the", "a", "an", "of", "and", "or", "to", "for", "in", "on", "at", "by", "with", "my",
+    "our", "your", "this", "that", "new", "old", "please", "pls", "can", "you", "me", "it",
+    "its", "is", "are", "be", "from", "about", "all", "any",
+])
+WORD = re.compile(r"[a-z0-9]+(?:-\d+)?")
+
+
+def kind_of(field_name: str) -> str:
+    if field_name in MEMBER_FIELDS:
+        return "member"
+    kind = field_name.removesuffix("_ids").removesuffix("_id")
+    return KIND_ALIASES.get(kind, kind)
+
+
+def lookup_tool(field_name: str, target: Tool, tools: Sequence[Tool]) -> Tool | None:
+    """The offered tool that lists the field's kind of record, best first by domain and search."""
+    kind = kind_of(field_name)
+    found = []
+    for tool in tools:
+        verb, _, noun = tool.name.partition("_")
+        singular = noun[:-1] if noun.endswith("s") else noun
+        if verb not in ("list", "search") or not _names(singular, kind):
+            continue
+        found.append((tool.domain == target.domain, verb == "search", noun == kind + "s", tool))
+    found.sort(key=lambda f: f[:3], reverse=True)
+    return found[0][3] if found else None
+
+
+def _names(noun: str, kind: str) -> bool:
+    return noun == kind or noun.endswith("_" + kind) or kind.endswith("_" + noun)
+
+
+def lookup_args(tool: Tool, name: str | None) -> dict[str, Any]:
+    """A text filter with the name when the tool takes one, and as many records as allowed."""
+    fields = tool.args_model.model_fields
+    args: dict[str, Any] = {}
+    text = next((f for f in TEXT_FILTERS if f in fields), None)
+    if text and name:
+        args[text] = name
+    if "limit" in fields:
+        args["limit"] = _maximum(tool.parameters.get("properties", {}).get("limit", {}))
+    return args
+
+
+def _maximum(schema: Mapping[str, Any]) -> int:
+    for option in (schema, *schema.get("anyOf", ())):
+        if "maximum" in option:
+            return int(option["maximum"])
+    return 50
+
+
+def takes_filter(tool: Tool) -> bool:
+    return any(f in tool.args_model.model_fields for f in TEXT_FILTERS)
+
+
+def reference(text: str, kind: str) -> str | None:
+    """The name a message gives a record: quoted, a code like INV-00042, a #channel, a person's
+    or a company's name."""
+    for found in (x.quoted(text), re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", text),
+                  re.findall(r"#([\w-]+)", text)):
+        if found:
+            return found[0]
+    names = x.person_names(text) + x.company_names(text)
+    return names[0] if names else None
+
+
+# -- choosing the record -------------------------------------------------------------------
+@dataclass(frozen=True)
+class Match:
+    id: str
+    shared: int  # distinctive words the message and the record share
+    whole: bool  # every distinctive word of the record's name is in the message
+    label: str
+
+
+def items(result: Any) -> list[Mapping[str, Any]]:
+    if isinstance(result, Mapping):
+        for value in result.values():
+            if isinstance(value, list):
+                return [v for v in value if isinstance(v, Mapping)]
+        return [result] if result.get("id") else []
+    return [v for v in result if isinstance(v, Mapping)] if isinstance(result, list) else []
+
+
+def best(text: str, records: Sequence[Mapping[str, Any]], kind: str) -> Match | None:
+    said = _words(text) - NOT_DISTINCT - set(kind.split("_"))
+    scored = []
+    for record in records:
+        rid = record.get("id") or record.get("user_id")
+        if not rid:
+            continue
+        label = label_of(record)
+        name_words = _words(label) - NOT_DISTINCT - set(kind.split("_"))
+        words = _record_words(record) - NOT_DISTINCT - set(kind.split("_"))
+        shared = len(said & words)
+        whole = bool(name_words) and name_words <= said
+        scored.append(Match(str(rid), shared + (2 if whole else 0), whole, label))
+    scored.sort(key=lambda m: m.shared, reverse=True)
+    if not scored or scored[0].shared == 0:
+        return None
+    if len(scored) > 1 and scored[1].shared == scored[0].shared and not scored[0].whole:
+        return None  # two records fit equally: do not guess
+    return scored[0]
+
+
+def sure(match: Match, text: str, kind: str) -> bool:
+    """Strong enough to fill an optional field the user may not have meant."""
+    if match.whole or match.shared >= 3:
+        return True
+    first = match.label.split()[0] if match.label else ""
+    said = bool(first) and re.search(rf"\b{re.escape(first)}\b", text) is not None
+    return kind == "member" and said
+
+
+def label_of(record: Mapping[str, Any]) -> str:
+    for key in ("name", "title", "subject", "invoice_number", "description"):
+        if record.get(key):
+            return str(record[key])
+    first, last = record.get("first_name"), record.get("last_name")
+    return " ".join(str(p) for p in (first, last) if p)
+
+
+def _record_words(record: Mapping[str, Any]) -> set[str]:
+    words: set[str] = set()
+    for key, value in record.items():
+        if isinstance(value, str) and not key.endswith(("id", "_at", "url")) and len(value) < 200:
+            words |= _words(value)
+        elif isinstance(value, Mapping) and key in ("contact", "customer", "agent", "grid"):
+            words |= _record_words(value)
+    return words
+
+
+def _words(text: str) -> set[str]:
+    return set(WORD.findall(text.lower()))

@@ -1,0 +1,106 @@
+"""Arguments with a shape: invoice lines, webhook events, tag lists, and the free text a tool
+cannot do without.
+
+`arguments.extract` reads flat fields; these readers cover the few fields that are lists or
+must be filled from the message's remaining words:
+- invoice lines from "12 hours of implementation at $150/h" or "2 workshops at 1,200 EUR each";
+- dotted event names ("deal.won", "invoice.created");
+- tags from "tag Pricing with sales and billing";
+- a required description, prompt or body: the words after a colon or dash, or after "that",
+  "to", "about", with the values already read (amounts, dates) taken out. A message with no
+  such words leaves the field missing, so the model asks for it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from assistant.local import extract as x
+
+#: Free text a tool may require, in the order a message tends to give it.
+REQUIRED_TEXT = ("description", "system_prompt", "summary", "body", "content", "task",
+                 "objective", "instructions", "message", "prompt", "goal")
+_LINE = re.compile(
+    r"(?P<q>\d+(?:\.\d+)?)\s*(?:x\s+)?(?P<what>[A-Za-z][\w '&/-]{1,80}?)\s+(?:at|@|for)\s+"
+    r"(?P<price>(?:[$€£]\s?)?\d[\d,.]*\s?(?:k\b)?(?:\s?(?:USD|EUR|GBP|dollars|euros))?)"
+    r"(?:\s*(?:/\s?\w+|each|per\s+\w+|apiece))?", re.IGNORECASE)
+_UNIT_WORDS = re.compile(
+    r"^(?:hours?|hrs?|days?|units?|seats?|licen[cs]es?|sessions?)\s+(?:of\s+)?", re.IGNORECASE)
+_EVENT = re.compile(r"\b[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*\b")
+_TAGS = re.compile(
+    r"\b(?:tag|label)\b.*?\b(?:with|as)\s+(?P<tags>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)",
+    re.IGNORECASE)
+_INTRO = re.compile(r"\b(?:that|which|who|to|about|asking(?: us)?(?: to)?|saying|because)\s+(.+)$",
+                    re.IGNORECASE)
+
+
+def invoice_lines(text: str, masked: str) -> list[dict[str, Any]] | None:
+    lines = []
+    for match in _LINE.finditer(text):
+        money = x.find_money(match["price"])
+        if not money:
+            continue
+        what = _UNIT_WORDS.sub("", match["what"].strip()).strip()
+        quantity = float(match["q"])
+        lines.append({"description": what, "quantity": int(quantity) if quantity.is_integer()
+                      else quantity, "unit_price": _plain(money[0].amount)})
+    return lines or None
+
+
+def events(text: str, masked: str) -> list[str] | None:
+    """Dotted event names, read where no link or email is (their domains look alike)."""
+    found = _EVENT.findall(masked)
+    return list(dict.fromkeys(found)) or None
+
+
+def tags(text: str, masked: str) -> list[str] | None:
+    match = _TAGS.search(text)
+    if match is None:
+        return None
+    said = re.split(r"\s*(?:,|\band\b|&)\s*", match["tags"])
+    return [t for t in (s.strip().lower() for s in said) if t] or None
+
+
+def required_text(name: str, masked: str) -> str | None:
+    """The words a required description or prompt is made of, or None when there are none.
+    "to ..." introduces a task or an objective, but for a document's content "to the
+    knowledge base" says where it goes."""
+    intro = _INTRO if name in ("task", "objective", "goal", "instructions") else _INTRO_NO_TO
+    for source in (_after_mark(masked), _introduced(masked, intro)):
+        if source:
+            cleaned = _tidy(source)
+            if len(cleaned.split()) >= 2:
+                return cleaned
+    return None
+
+
+_INTRO_NO_TO = re.compile(
+    r"\b(?:that|which|who|about|asking(?: us)?(?: to)?|saying|because)\s+(.+)$", re.IGNORECASE)
+READERS: dict[str, Callable[[str, str], Any]] = {
+    "line_items": invoice_lines, "events": events, "tags": tags,
+}
+
+
+def _after_mark(text: str) -> str | None:
+    match = re.search(r"(?::|\s[-\u2013\u2014]\s)\s*(.+)$", text)
+    return match[1] if match else None
+
+
+def _introduced(text: str, intro: re.Pattern[str]) -> str | None:
+    match = intro.search(text)
+    return match[1] if match else None
+
+
+def _tidy(text: str) -> str:
+    words = re.sub(r"\s+", " ", text).strip(" .,;:!?'\"").split()
+    while words and words[-1].lower().strip(".,!?") in ("please", "pls", "thanks", "it", "log"):
+        words.pop()
+    while words and words[-1].lower() in ("for", "at", "on", "by", "to", "from", "and", ","):
+        words.pop()
+    return " ".join(words).strip(" .,;:!?'\"")
+
+
+def _plain(amount: float) -> int | float:
+    return int(amount) if float(amount).is_integer() else float(amount)
