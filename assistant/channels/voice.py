@@ -100,9 +100,10 @@ def goodbye(text: str) -> str:
 
 async def start(call: Call) -> str:
     """The call arrives: greet a member and listen; anyone else is told and the call noted."""
-    arrival = await arrive(call.sessions, call.scope, VOICE, f"{call.call_sid}:0:start", {})
+    key = f"{call.call_sid}:0:start"
+    arrival = await arrive(call.sessions, call.scope, VOICE, key, {})
     if not arrival.fresh:
-        return arrival.stored or goodbye("Sorry, please call again.")
+        return arrival.stored or await _replay(call, key)
     await call.inbox.inbound(f"Incoming call from {call.party.number}",
                              f"{call.call_sid}:start", event="call.started")
     if call.party.caller is None:
@@ -160,10 +161,10 @@ async def collect(call: Call, step: int, attempt: int) -> str:
 
 async def silence(call: Call, step: int, again: int) -> str:
     """Nothing was heard: ask once more, then say goodbye and hang up."""
-    arrival = await arrive(call.sessions, call.scope, VOICE,
-                           f"{call.call_sid}:{step}:silence:{again}", {})
-    if not arrival.fresh and arrival.stored:
-        return arrival.stored
+    key = f"{call.call_sid}:{step}:silence:{again}"
+    arrival = await arrive(call.sessions, call.scope, VOICE, key, {})
+    if not arrival.fresh:
+        return arrival.stored or await _replay(call, key)
     twiml = goodbye(GOODBYE) if again else str(listen(_say(ASK_AGAIN), step, again=1))
     await answered(call.sessions, call.scope, arrival.delivery.id, twiml)
     return twiml
@@ -173,6 +174,14 @@ async def ended(call: Call, status: str, duration: str) -> None:
     """The status callback: the call is over (hung up by either side)."""
     await call.inbox.inbound(f"Call ended ({status}, {duration or '0'} seconds)",
                              f"{call.call_sid}:ended", event="call.ended", status=status)
+
+
+async def _replay(call: Call, key: str) -> str:
+    """The answer to the first delivery of a retried webhook that is still being answered."""
+    row = await await_answer(call.sessions, call.scope, VOICE, key, call.wait)
+    if row is not None and row.result.get("twiml"):
+        return str(row.result["twiml"])
+    return goodbye("Sorry, something went wrong. Please call again.")
 
 
 def _say(text: str) -> VoiceResponse:

@@ -128,15 +128,20 @@ async def test_a_retried_call_webhook_is_answered_once(
         client: httpx.AsyncClient, database: Database, phone_line: PhoneLine,
         server: ModelServer) -> None:
     sid = f"CA{uuid.uuid4().hex}"
-    await hook(client, VOICE, call_params(phone_line, sid))
+    greeted = await hook(client, VOICE, call_params(phone_line, sid))
+    assert (await hook(client, VOICE, call_params(phone_line, sid))).text == greeted.text
     params = call_params(phone_line, sid, SpeechResult="Say hello")
     server.script(Text("Hello there."))
     first = await hook(client, f"{VOICE}/gather?step=1", params)
     again = await hook(client, f"{VOICE}/gather?step=1", params)
     assert first.text == again.text and "Hello there." in first.text
     assert len(server.requests) == 1
-    assert [c for d, c in await inbox(database, phone_line.ws, f"call:{sid}")
-            if d == "outbound"] == ["Hello there."]
+    silent = await hook(client, f"{VOICE}/silence?step=2&again=1", call_params(phone_line, sid))
+    assert (await hook(client, f"{VOICE}/silence?step=2&again=1",
+                       call_params(phone_line, sid))).text == silent.text
+    assert await inbox(database, phone_line.ws, f"call:{sid}") == [
+        ("inbound", f"Incoming call from {phone_line.member}"), ("inbound", "Say hello"),
+        ("outbound", "Hello there.")]
 
 
 @pytest.fixture
