@@ -154,6 +154,35 @@ async def hot_lead_change(s: Seed, f: Fired) -> None:
     await s.update(Contact, f.record_id, lead_score=99)
 
 
+def won(s: Seed, name: str, cents: int, months_ago: int = 0) -> Deal:
+    first = s.now.date().replace(day=1)
+    for _ in range(months_ago):
+        first = (first - timedelta(days=1)).replace(day=1)
+    closed = first + timedelta(days=2) if months_ago else s.now.date()
+    return Deal(workspace_id=s.ws.workspace_id, id=new_id(), name=name, value_cents=cents,
+                stage=DealStage.CLOSED_WON, actual_close_date=closed)
+
+
+async def best_month_fire(s: Seed) -> Fired:
+    await s.add(won(s, "Big", 4_000_000), won(s, "Old", 1_000_000, 1),
+                won(s, "Older", 2_500_000, 3))
+    return Fired(f"{s.now:%Y-%m}:USD")
+
+
+async def best_month_quiet(s: Seed) -> None:
+    euro = won(s, "First in euros", 900_000)  # nothing earlier in euros to beat
+    euro.currency = "EUR"
+    await s.add(won(s, "Small", 1_000_000), won(s, "Record", 3_000_000, 2), euro)
+
+
+async def best_month_resolve(s: Seed, f: Fired) -> None:
+    await s.add(won(s, "Bigger before", 9_000_000, 2))
+
+
+async def best_month_change(s: Seed, f: Fired) -> None:
+    await s.add(won(s, "Another", 30_000_000))
+
+
 # -- finance ----------------------------------------------------------------------------------
 async def invoice_fire(s: Seed) -> Fired:
     customer = Customer(workspace_id=s.ws.workspace_id, id=new_id(), name="Globex",
@@ -474,6 +503,8 @@ CASES = [
     Case("failing_grids", grids_fire, grids_quiet, grids_resolve),
     Case("knowledge_gaps", gaps_fire, gaps_quiet, gaps_resolve),
     Case("token_budget", budget_fire, budget_quiet, budget_resolve, budget_change),
+    Case("best_month", best_month_fire, best_month_quiet, best_month_resolve,
+         best_month_change),
 ]
 CHANGEABLE = [c for c in CASES if c.change is not None]
 

@@ -1,9 +1,9 @@
-"""Sales detectors: deals stalled in a late stage, deals past their expected close date, and
-hot leads nobody has contacted."""
+"""Sales detectors: deals stalled in a late stage, deals past their expected close date, hot
+leads nobody has contacted, and the milestone of a best month."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
 
 import sqlalchemy as sa
 
@@ -127,3 +127,53 @@ def _hot_lead(ctx: DetectorContext, contact: Contact) -> Finding:
         }, "Create a task to reach out"),),
     )
 
+
+
+BEST_MONTH_LOOKBACK = 6
+
+
+@detector("best_month")
+async def best_month(ctx: DetectorContext) -> list[Finding]:
+    """A milestone: this month's won deals are worth more than any of the last six months'
+    (per currency, and only once there is an earlier month to beat)."""
+    first = ctx.today.replace(day=1)
+    since = (first - timedelta(days=31 * BEST_MONTH_LOOKBACK)).replace(day=1)
+    month = sa.func.date_trunc("month", Deal.actual_close_date)
+    stmt = DealRepository(ctx.session, ctx.scope).select().with_only_columns(
+        Deal.currency, month, sa.func.sum(Deal.value_cents), sa.func.count(),
+    ).where(
+        Deal.stage == DealStage.CLOSED_WON, Deal.actual_close_date >= since,
+        Deal.actual_close_date <= ctx.today,
+    ).group_by(Deal.currency, month)
+    totals: dict[str, dict[bool, list[tuple[int, int]]]] = {}
+    for currency, start, cents, count in (await ctx.session.execute(stmt)).all():
+        current = start.date() == first
+        totals.setdefault(currency, {True: [], False: []})[current].append((int(cents), count))
+    return [_best(ctx, currency, by[True][0], max(c for c, _ in by[False]))
+            for currency, by in sorted(totals.items())
+            if by[True] and by[False] and by[True][0][0] > max(c for c, _ in by[False])]
+
+
+def _best(ctx: DetectorContext, currency: str, won: tuple[int, int], record: int) -> Finding:
+    cents, deals = won
+    month = ctx.today.strftime("%B %Y")
+    return Finding(
+        key=f"{ctx.today:%Y-%m}:{currency}", type=InsightType.MILESTONE,
+        priority=clamp_priority(35 + amount_bucket(cents)),
+        title=f"Best month in half a year: {money(cents, currency)} won in {month}",
+        description=f"{deals} deal{'s' if deals != 1 else ''} won this month, worth "
+                    f"{money(cents, currency)}; the best of the previous six months was "
+                    f"{money(record, currency)}.",
+        state={"amount": amount_bucket(cents)},
+        data={"won_cents": cents, "deals": deals, "previous_best_cents": record,
+              "currency": currency},
+        expires_at=_next_month(ctx),
+        actions=(Suggested("search_deals", {"stage": "closed_won", "limit": 20},
+                           "Show the won deals"),),
+    )
+
+
+def _next_month(ctx: DetectorContext) -> datetime:
+    first = ctx.today.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return datetime.combine(following, time(), tzinfo=UTC)
