@@ -6,7 +6,10 @@ payload becomes one of three small typed requests (`SlackMessage`, `SlackAction`
 `SlackCommand`), stored as a `channel_deliveries` row keyed by Slack's own id for it, in the
 workspace the team is connected to; the worker does the work (`assistant.channels.slack_jobs`).
 Slack wants an answer within three seconds and retries otherwise (`X-Slack-Retry-Num`); the row's
-key makes a retry find the first delivery, which runs once, or again if it failed.
+key makes a retry find the first delivery, which runs once, or again if it failed. A message is
+keyed by the message itself (channel and `ts`) rather than the `event_id`: a retry carries both
+unchanged, and one message that arrives as two events (an `app_mention` and a `message.im` for a
+mention in a direct message) is still answered once.
 
 A conversation is one Slack thread *and one person* (`conversation_key`): a Neptune conversation
 belongs to one member, whose role decides what the tools may do, so two people mentioning
@@ -93,6 +96,12 @@ def conversation_key(team: str, channel: str, thread_ts: str | None, user: str) 
     """The Neptune conversation of one Slack thread and one person (see the module docstring);
     `thread_ts` None is the person's direct-message conversation outside threads."""
     return f"slack:{team}:{channel}:{thread_ts or '-'}:{user}"
+
+
+def message_key(message: SlackMessage) -> str:
+    """The delivery key of a message: the same for Slack's retries of its event, and for two
+    events about the same message."""
+    return f"message:{message.channel}:{message.ts}"
 
 
 MAX_AGE_SECONDS = 5 * 60

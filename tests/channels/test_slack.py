@@ -134,6 +134,22 @@ async def test_a_retried_event_is_processed_once(
     assert len(server.requests) == 1 and len(fake_slack.called("chat.postMessage")) == 1
 
 
+async def test_one_message_delivered_as_two_events_is_answered_once(
+        client: httpx.AsyncClient, services: Services, database: Database,
+        fake_slack: FakeSlack, slack_team: SlackTeam, server: ModelServer) -> None:
+    mentioned = json.loads(mention(slack_team, "<@U0NEPTUNEBOT> hi", ts="1700000300.000100"))
+    mentioned["event"]["channel"] = "D0DIRECT"
+    direct = json.loads(json.dumps(mentioned))
+    direct["event_id"] = "Ev0SECONDEVENT"
+    direct["event"].update(type="message", channel_type="im")
+    await post_event(client, json.dumps(mentioned).encode())
+    await post_event(client, json.dumps(direct).encode())
+    assert len(await deliveries(database, slack_team.ws, DeliveryChannel.SLACK)) == 1
+    server.script(Text("Hi!"))
+    assert await run_slack_jobs(database, services, fake_slack, slack_team.ws) == 1
+    assert len(server.requests) == 1 and len(fake_slack.called("chat.postMessage")) == 1
+
+
 async def test_a_retry_after_a_failed_attempt_is_not_dropped(
         client: httpx.AsyncClient, services: Services, database: Database,
         fake_slack: FakeSlack, slack_team: SlackTeam, server: ModelServer) -> None:

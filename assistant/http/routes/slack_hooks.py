@@ -70,7 +70,7 @@ async def events(request: Request, svc: ServicesDep) -> dict[str, Any]:
     message = slack.message_of(envelope)
     if message is None:
         return {"ok": True}
-    queued = await slack.enqueue(svc.deps.database.sessions, message, f"event:{event_id}")
+    queued = await slack.enqueue(svc.deps.database.sessions, message, slack.message_key(message))
     return {"ok": True, "queued": queued.fresh}
 
 
