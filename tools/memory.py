@@ -13,6 +13,7 @@ effect from the next turn.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
@@ -68,15 +69,53 @@ async def recall_relevant(
     embedder: Embedder, *, k: int = 5, min_similarity: float = RECALL_SIMILARITY,
 ) -> list[FactHit]:
     """The facts this user recalls that are closest in meaning to `text`, best first. Embeds
-    `text` only when there is at least one fact, so turns without memory cost nothing."""
+    `text` only when there is at least one fact, so turns without memory cost nothing. Facts
+    with no vector of this embedder (stored while it was unavailable, or by another model) are
+    matched by shared words instead, so they are never silently unreachable."""
     repo = MemoryFactRepository(session, scope)
     if not text.strip() or not await repo.for_user(user_id, limit=1):
         return []
     vector = await embed_text(embedder, text)
-    if vector is None:
-        return []
-    hits = await repo.search(vector, embedding_model=embedder.name, user_id=user_id, k=k)
-    return [h for h in hits if h.similarity >= min_similarity]
+    hits = [] if vector is None else [
+        h for h in await repo.search(vector, embedding_model=embedder.name, user_id=user_id, k=k)
+        if h.similarity >= min_similarity]
+    if len(hits) < k:
+        space = embedder.name if vector is not None else None
+        hits += word_matches(await repo.for_user(user_id, limit=MAX_WORD_MATCHED), text,
+                             space, min_similarity)[: k - len(hits)]
+    return hits
+
+
+MAX_WORD_MATCHED = 500
+_WORD = re.compile(r"[^\W_]{3,}")
+
+
+_COMMON = frozenset({"the", "and", "for", "our", "you", "your", "are", "was", "were", "with",
+    "that", "this", "what", "when", "where", "who", "how", "why", "does", "did", "can", "could",
+    "would", "should", "will", "from", "about", "have", "has", "had", "not", "but", "all", "any",
+    "its", "into", "than", "then", "them", "they", "their", "there", "these", "those", "which",
+    "while", "also", "just", "very", "more", "most", "some"})
+
+
+def _words(text: str) -> set[str]:
+    return set(_WORD.findall(text.lower())) - _COMMON
+
+
+def word_matches(
+    facts: Sequence[MemoryFact], text: str, space: str | None, min_similarity: float
+) -> list[FactHit]:
+    """Facts not embedded in `space` (None: no vectors at all), scored by the share of words
+    they have in common with `text` (of the shorter of the two), best first."""
+    asked = _words(text)
+    hits = []
+    for fact in facts:
+        if space is not None and fact.embedding is not None and fact.embedding_model == space:
+            continue
+        words = _words(fact.content)
+        shared = len(asked & words) / max(1, min(len(asked), len(words)))
+        if shared >= min_similarity and asked & words:
+            hits.append(FactHit(fact, shared))
+    return sorted(hits, key=lambda h: -h.similarity)
 
 
 def _owner(ctx: ToolContext, scope: FactScope) -> uuid.UUID | None:

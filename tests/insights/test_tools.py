@@ -22,6 +22,7 @@ from store.tenancy import scoped_session
 from tests.conftest import WorkspaceFixture
 from tests.http.conftest import add_member
 from tools.errors import RetryableToolError, ToolError, ToolFailed
+from tools.knowledge.embedder import EMBEDDER_SERVICE, EmbedderUnavailable
 
 Sessions = async_sessionmaker[AsyncSession]
 CallTool = Callable[..., Any]
@@ -218,3 +219,37 @@ async def test_preferences_and_shortcuts_by_tool(
     assert removed.shortcuts == {}
     with pytest.raises(RetryableToolError):
         await call_tool(ws, "set_shortcut", {"command": "/has space", "expansion": "x"})
+
+
+class Unavailable:
+    """An embedder whose model files are missing (as when the local model is not installed)."""
+
+    name = "missing-model"
+    dim = 384
+
+    async def embed(self, texts: Any) -> list[list[float]]:
+        raise EmbedderUnavailable("model files not found")
+
+
+async def test_facts_stored_without_an_embedding_are_still_recalled_by_their_words(
+    call_tool: CallTool, ws: WorkspaceFixture, sessions: Sessions,
+) -> None:
+    broken = {EMBEDDER_SERVICE: Unavailable()}
+    await call_tool(ws, "remember_fact", {"fact": "Our fiscal year starts in April",
+                                          "scope": "workspace"}, services=broken)
+    await call_tool(ws, "remember_fact", {"fact": "Invoices go out on the first Monday"},
+                    services=broken)
+    async with scoped_session(sessions, ws.scope) as session:
+        stored = (await session.scalars(sa.select(MemoryFact))).all()
+    assert [f.embedding for f in stored] == [None, None]
+
+    for services in (broken, {}):  # no embedder at all, or one that never embedded them
+        found = await call_tool(ws, "recall_facts", {"query": "when is the fiscal year?"},
+                                services=services)
+        assert [f.fact for f in found.facts] == ["Our fiscal year starts in April"]
+    nothing = await call_tool(ws, "recall_facts", {"query": "what is our refund policy"},
+                              services=broken)
+    assert nothing.facts == []
+    gone = await call_tool(ws, "forget_fact", {"about": "the invoices on Monday"},
+                           services=broken)
+    assert gone.forgotten.fact == "Invoices go out on the first Monday"
