@@ -102,6 +102,8 @@ async def evaluate(args: argparse.Namespace, cases: list, database: Database) ->
     report("missing field asked, then completed", f"{s.asked[0]} of {s.asked[1]}")
     report("time per turn p50 / p95 / max (< 50 ms)",
            f"{s.p50_ms:5.1f} / {s.p95_ms:5.1f} / {s.max_ms:5.1f} ms")
+    # Wall time includes waiting for a core on a shared machine; CPU time is the work itself.
+    report("CPU time per turn p50 / p95", f"{s.cpu_p50_ms:5.1f} / {s.cpu_p95_ms:5.1f} ms")
     problems = [o for o in outcomes if o.problem and o.problem != "no call"]
     if problems:
         report("cases that could not be resolved", ", ".join(o.case.id for o in problems))

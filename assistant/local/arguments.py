@@ -345,7 +345,7 @@ def _synonym(name: str, options: list[str], text: str) -> str | None:
 def _spans_of_words(text: str, words: list[str]) -> list[tuple[int, int]]:
     spans = []
     for word in words:
-        for match in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", text, re.IGNORECASE):
+        for match in re.finditer(rf"(?<!\w){re.escape(word)}s?(?!\w)", text, re.IGNORECASE):
             spans.append(match.span())
     return spans
 
@@ -493,6 +493,7 @@ QUESTION = frozenset([
     "give", "me", "all", "every", "everything", "still", "that", "the", "a", "an", "of", "in",
     "on", "my", "i", "you", "find", "search", "look", "up", "for", "get", "pull", "see", "right",
     "now", "currently", "exist", "exists", "here", "please", "pls", "been", "being", "with",
+    "who's", "this", "these", "those", "set", "up", "can", "could", "you", "tell",
 ])
 
 

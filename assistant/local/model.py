@@ -31,7 +31,7 @@ import yaml  # type: ignore[import-untyped]
 from assistant.local import arguments as args_of
 from assistant.local import lookup
 from assistant.local.cache import embed_cached
-from assistant.local.select import Choice, IntentClassifier, Profile, profile, rank
+from assistant.local.select import NOUNS, Choice, IntentClassifier, Profile, profile, rank
 from tools.registry import Tool, ToolRegistry
 
 NAME = "neptune-local"
@@ -119,7 +119,7 @@ class LocalModel:
 
     def _plan(self, tool: Tool, request: Request, tools: Sequence[Tool], now: datetime,
               looked: Sequence[Looked]) -> Reply:
-        nouns = self._profile(tool).nouns
+        nouns = _with_aliases(self._profile(tool).nouns)
         values = args_of.extract(tool.args_model, request.text, now, nouns,
                                  creating=tool.name.split("_")[0] in CREATING)
         values.update(_answered(tool, request, now, nouns))
@@ -188,6 +188,13 @@ class LocalModel:
         if self.embed is None:
             return None
         return np.asarray(self.embed([text])[0], dtype=np.float32)
+
+
+def _with_aliases(nouns: frozenset[str]) -> frozenset[str]:
+    """A tool's nouns and what people call them ("blog" -> "article", "post"): words that name
+    the kind of record, never part of a title or a search term."""
+    said = {alias for noun in nouns for alias in NOUNS.get(noun, ()) if " " not in alias}
+    return nouns | frozenset(w for w in said if w.isalpha())
 
 
 # -- what each tool is said like --------------------------------------------------------

@@ -77,6 +77,7 @@ class Outcome:
     args_ok: bool = False
     asked_ok: bool = True  # a case with `missing` must be asked for it first
     turns_ms: list[float] = field(default_factory=list)
+    cpu_ms: list[float] = field(default_factory=list)  # this process's CPU time, all threads
     transcript: list[str] = field(default_factory=list)
     problem: str = ""
 
@@ -189,9 +190,10 @@ class Evaluator:
         return outcome
 
     def _respond(self, messages: list[dict[str, Any]], outcome: Outcome) -> Any:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         reply = self.model.respond(messages, self.offered, NOW)
         outcome.turns_ms.append((time.perf_counter() - started) * 1000)
+        outcome.cpu_ms.append((time.process_time() - cpu) * 1000)
         said = " ".join(f"{name}({json.dumps(args, default=str)})" for _, name, args in reply.calls)
         outcome.transcript.append(said or reply.text)
         return reply
@@ -263,10 +265,13 @@ class Summary:
     p50_ms: float
     p95_ms: float
     max_ms: float
+    cpu_p50_ms: float = 0.0
+    cpu_p95_ms: float = 0.0
 
 
 def summarise(outcomes: Sequence[Outcome]) -> Summary:
     times = sorted(t for o in outcomes for t in o.turns_ms) or [0.0]
+    cpu = sorted(t for o in outcomes for t in o.cpu_ms) or [0.0]
     missing = [o for o in outcomes if o.case.missing]
     n = max(1, len(outcomes))
     return Summary(
@@ -277,4 +282,6 @@ def summarise(outcomes: Sequence[Outcome]) -> Summary:
         p50_ms=times[len(times) // 2],
         p95_ms=times[min(len(times) - 1, int(0.95 * len(times)))],
         max_ms=times[-1],
+        cpu_p50_ms=cpu[len(cpu) // 2],
+        cpu_p95_ms=cpu[min(len(cpu) - 1, int(0.95 * len(cpu)))],
     )
