@@ -44,6 +44,7 @@ bench: $(DEV_STAMP)
 	$(BIN)/python benchmarks/store_bench.py
 	$(BIN)/python benchmarks/turn_overhead.py
 	$(BIN)/python benchmarks/knowledge_search.py
+	$(BIN)/python benchmarks/offline_model.py
 	$(BIN)/python benchmarks/ws_load.py --sessions 100
 	$(BIN)/python benchmarks/ws_load.py --sessions 1000
 
