@@ -26,6 +26,7 @@ from tests.http.conftest import (  # noqa: F401 - the HTTP app fixtures, for the
     owner,
     services,
 )
+from tests.http.test_browser import chromium  # noqa: F401 - one browser per module
 from tests.runtime.conftest import model_server, server  # noqa: F401
 from tests.tools.conftest import call_tool, catalog, tool_context, two, ws  # noqa: F401
 

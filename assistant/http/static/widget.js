@@ -268,6 +268,10 @@ header button:hover { background: #ffffff22; }
 .msg code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, monospace; }
 .msg :not(pre) > code { background: #e3e7f0; padding: 0 3px; border-radius: 3px; }
 .msg a { color: #2448c8; }
+.noticed { margin: 8px 12px 0; padding: 8px 10px; border-radius: 8px; background: #fff6dc;
+  font-size: 12px; color: #3d3420; }
+.noticed p { margin: 0; font-weight: 600; }
+.noticed ul { margin: 4px 0 0; padding-left: 18px; }
 .note { align-self: center; font-size: 12px; color: #5b6478; text-align: center; }
 .note.error { color: #b3261e; }
 .tool { align-self: flex-start; font-size: 12px; color: #5b6478; }
@@ -323,12 +327,14 @@ header button:hover { background: #ffffff22; }
       headerButton("✕", "Close Neptune", close),
     ]);
     ui.list = el("nav", { className: "list", "aria-label": "Conversations", hidden: true });
+    ui.noticed = el("aside", { className: "noticed", "aria-label": "Neptune noticed",
+                               hidden: true });
     ui.log = el("div", { className: "log", role: "log", "aria-live": "polite",
                          "aria-label": "Conversation with Neptune" });
     ui.panel = el("section", {
       className: "panel", id: "neptune-panel", role: "dialog", "aria-labelledby": "neptune-title",
       hidden: true, on: { keydown: onPanelKey },
-    }, [header, ui.list, ui.log, buildComposer()]);
+    }, [header, ui.list, ui.noticed, ui.log, buildComposer()]);
     shadow.append(el("div", { className: "root" }, [ui.panel, ui.launcher]));
     document.body.append(host);
     welcome();
@@ -473,8 +479,28 @@ header button:hover { background: #ffffff22; }
     if (state.started) return;
     state.started = true;
     connect();
+    loadPersonal();
     const id = remembered();
     if (id) openConversation(id);
+  }
+
+  // -- the user's shortcuts and what Neptune noticed (GET /v1/preferences, /v1/insights) ------
+  async function loadPersonal() {
+    try {
+      const prefs = await api("/v1/preferences");
+      const names = (prefs.shortcuts || []).map((s) => s.name).slice(0, 4);
+      if (names.length) ui.input.placeholder = "Ask Neptune… or type " + names.join(", ");
+    } catch (_) { /* a hint only: the widget works without it */ }
+    try {
+      showNoticed(await api("/v1/insights?status=open&limit=3"));
+    } catch (_) { /* likewise */ }
+  }
+
+  function showNoticed(insights) {
+    if (!Array.isArray(insights) || !insights.length) return;
+    const items = insights.map((i) => el("li", { text: short(i.title, 140) }));
+    ui.noticed.replaceChildren(el("p", { text: "Neptune noticed" }), el("ul", null, items));
+    ui.noticed.hidden = false;
   }
 
   // -- HTTP ---------------------------------------------------------------------------------
