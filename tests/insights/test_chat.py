@@ -356,3 +356,31 @@ async def test_a_viewer_cannot_act_on_or_forget(
                                  headers=viewer.headers)
     assert response.status_code == 403
     assert await rows(sessions, owner, TodoHqTask) == []
+
+
+async def test_rest_lists_insights_by_record_and_never_another_workspaces(
+    client: httpx.AsyncClient, owner: Member, other: Member, sessions: Sessions, now: datetime,
+) -> None:
+    mine, theirs = Seed(sessions, owner.ws, now), Seed(sessions, other.ws, now)
+    deal = await stalled_fire(mine)
+    await past_close_fire(mine)
+    foreign = await stalled_fire(theirs)
+    await mine.sweep()
+    await theirs.sweep()
+    listed = (await client.get("/v1/insights", headers=owner.headers)).json()
+    assert len(listed) == 2
+    about = (await client.get("/v1/insights", headers=owner.headers, params={
+        "record_type": "deal", "record_id": str(deal.record_id)})).json()
+    assert [(i["record_id"], i["title"]) for i in about] == [
+        (str(deal.record_id), "Globex renewal is stalled in negotiation")]
+    crossed = (await client.get("/v1/insights", headers=owner.headers, params={
+        "record_type": "deal", "record_id": str(foreign.record_id)})).json()
+    assert crossed == []
+    bad = await client.get("/v1/insights", headers=owner.headers, params={"record_id": "x"})
+    assert bad.status_code == 422
+    foreign_insight = (await theirs.insights("stalled_deals"))[0]
+    for path in (f"/v1/insights/{foreign_insight.id}/dismiss",
+                 f"/v1/insights/{foreign_insight.id}/act"):
+        response = await client.post(path, json={}, headers=owner.headers)
+        assert response.status_code == 404, path
+    assert (await theirs.insight(foreign_insight.fingerprint)).status == InsightStatus.PENDING

@@ -124,9 +124,16 @@ async def list_insights(
     status: Annotated[InsightFilter, Query(
         description="open: pending or seen and not expired")] = "open",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    record_type: Annotated[str | None, Query(max_length=64, description=(
+        "Only insights about this kind of record, e.g. deal"))] = None,
+    record_id: Annotated[uuid.UUID | None, Query(description="Only about this record")] = None,
 ) -> list[InsightOut]:
     caller = principal.caller
     where = [_visible_to(caller), *_status_filter(status)]
+    if record_type is not None:
+        where.append(ProactiveInsight.record_type == record_type)
+    if record_id is not None:
+        where.append(ProactiveInsight.record_id == record_id)
     async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
         rows = await InsightRepository(session, caller.scope)._all(
             *where, order_by=[ProactiveInsight.priority.desc(), ProactiveInsight.created_at.desc(),
