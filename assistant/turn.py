@@ -161,8 +161,8 @@ class TurnRunner:
             _channel(self.caller.channel), version=version,
             values=setting.prompt_values(page or PageContext()),
         )
-        setting.prompt_ref = system.ref
-        background = self.memory.render(version)
+        background, background_ref = self.memory.render(version)
+        setting.prompt_ref = f"{system.ref}+{background_ref}" if background_ref else system.ref
         return f"{system.text}\n\n{background}" if background else system.text
 
     # -- summary ----------------------------------------------------------------------------

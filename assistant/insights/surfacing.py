@@ -51,22 +51,24 @@ class TurnMemory:
     def empty(self) -> bool:
         return not (self.profile or self.user or self.facts or self.insights)
 
-    def render(self, version: str) -> str:
-        """The `workspace_memory` template filled in; empty when there is nothing to say."""
+    def render(self, version: str) -> tuple[str, str | None]:
+        """The `workspace_memory` template filled in, and its ref (recorded with the system
+        prompt's, so an eval can tell which background text a turn had); ("", None) when there
+        is nothing to say."""
         if self.empty:
-            return ""
+            return "", None
         try:
             template = prompts.load(TEMPLATE, version)
         except prompts.PromptNotFound:
             log.warning("prompt version %s has no %s template; background left out", version,
                         TEMPLATE)
-            return ""
+            return "", None
         return template.render(
             profile="\n".join(self.profile) or NOTHING,
             user="\n".join(self.user) or NOTHING,
             facts="\n".join(_fact_line(h) for h in self.facts) or NOTHING,
             insights="\n".join(_insight_line(i) for i in self.insights) or NOTHING,
-        ).strip()
+        ).strip(), template.ref
 
 
 def _fact_line(hit: FactHit) -> str:

@@ -77,6 +77,12 @@ async def test_a_turn_on_a_deals_page_surfaces_that_deals_insight(
 
     await say(client, owner, conversation, "Anything else?")
     assert f"[{insight.id}]" not in system_prompt(server)  # seen, and not on this page
+    answers = await rows(sessions, owner, AiMessage, AiMessage.role == "assistant")
+    refs = [m.prompt_ref.split("#")[0] for m in sorted(answers, key=lambda m: m.seq)]
+    # the background's template is on record with the turns that had one
+    assert refs == ["system@v1", "system@v1", "system@v1"]
+    assert [m.prompt_ref.count("+workspace_memory@v1#") for m in
+            sorted(answers, key=lambda m: m.seq)] == [1, 1, 0]
 
 
 async def test_a_dismissed_insight_is_not_offered_on_its_page(
