@@ -77,6 +77,33 @@ def _maximum(schema: Mapping[str, Any]) -> int:
     return 50
 
 
+#: Lists of runs filtered by what ran them: the run is found through its grid or agent.
+PARENT_FIELDS = ("grid_id", "agent_id")
+#: What a message says about the run it means, and the statuses that fit.
+RUN_STATES = (
+    (re.compile(r"\b(?:fail(?:ed|ing|ure)?|broke|error)", re.I), ("failed",)),
+    (re.compile(r"\b(?:still (?:going|running)|running|in progress|stuck|waiting)\b", re.I),
+     ("running", "queued", "waiting", "paused", "pending")),
+)
+
+
+def parent_field(tool: Tool) -> str | None:
+    """The filter a list of runs takes for what ran them (`grid_id`), if it is one."""
+    fields = tool.args_model.model_fields
+    if not tool.name.endswith("executions"):
+        return None
+    return next((f for f in PARENT_FIELDS if f in fields), None)
+
+
+def newest(runs: Sequence[Mapping[str, Any]], text: str) -> str | None:
+    """The newest run (lists come newest first) in the state the message names, if any."""
+    for pattern, states in RUN_STATES:
+        if pattern.search(text):
+            runs = [r for r in runs if str(r.get("status", "")) in states] or runs
+            break
+    return str(runs[0]["id"]) if runs and runs[0].get("id") else None
+
+
 def takes_filter(tool: Tool) -> bool:
     return any(f in tool.args_model.model_fields for f in TEXT_FILTERS)
 

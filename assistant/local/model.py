@@ -51,7 +51,7 @@ ABOUT_ME = re.compile(r"\b(are you|who are you|what are you)\b.*\b(llm|language 
 CREATING = frozenset({"create", "add", "log", "draft", "submit", "invite", "post", "send",
                       "reply", "notify", "remember", "record", "save", "upload", "import",
                       "register", "install"})
-LOOKUP_ID = re.compile(r"^lookup__(?P<tool>[a-z0-9_]+?)__(?P<field>[a-z0-9_]+?)__(?P<mode>[qa])")
+LOOKUP_ID = re.compile(r"^lookup__(?P<tool>[a-z0-9_]+?)__(?P<field>[a-z0-9_]+?)__(?P<mode>[qap])")
 
 
 @dataclass
@@ -75,7 +75,7 @@ class Looked:
     """A lookup already made this turn: for which field, how, and the records it returned."""
 
     field: str
-    mode: str  # "q": filtered by the name the user gave; "a": a page of every record
+    mode: str  # "q": filtered by the name given; "a": a page of every record; "p": by parent
     records: list[Mapping[str, Any]]
 
 
@@ -287,6 +287,11 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
     ref = lookup.reference(text, kind)
     if source is None or (not required and ref is None):
         return
+    parent = lookup.parent_field(source)
+    if required and parent is not None:
+        _resolve_by_parent(name, parent, source, tool, request, tools, looked, values, calls,
+                           unfound)
+        return
     if mine:
         if required and all(e.mode == "q" for e in mine):
             calls.append((_lookup_id(tool, name, "a"), source.name,
@@ -297,6 +302,30 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
     mode = "q" if ref and lookup.takes_filter(source) else "a"
     args = lookup.lookup_args(source, ref if mode == "q" else None)
     calls.append((_lookup_id(tool, name, mode), source.name, args))
+
+
+def _resolve_by_parent(name: str, parent: str, source: Tool, tool: Tool, request: Request,
+                       tools: Sequence[Tool], looked: Sequence[Looked], values: dict[str, Any],
+                       calls: list[tuple[str, str, dict[str, Any]]], unfound: list[str]) -> None:
+    """A run named by what ran it ("the last Lead enrichment run"): find the grid or agent,
+    list its runs (newest first), and take the newest one in the state the message names."""
+    runs = [r for entry in looked if entry.field == name and entry.mode == "p"
+            for r in entry.records]
+    if any(entry.field == name and entry.mode == "p" for entry in looked):
+        chosen = lookup.newest(runs, request.text)
+        if chosen is None:
+            unfound.append(name)
+        else:
+            values[name] = chosen
+        return
+    found: dict[str, Any] = {}
+    _resolve(parent, True, tool, request, tools, looked, found, calls, unfound)
+    if parent in unfound:
+        unfound.remove(parent)
+        unfound.append(name)
+    if parent in found:
+        args = {**lookup.lookup_args(source, None), parent: found[parent]}
+        calls.append((_lookup_id(tool, name, "p"), source.name, args))
 
 
 def _lookup_id(tool: Tool, field_name: str, mode: str) -> str:
