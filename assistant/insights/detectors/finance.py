@@ -50,8 +50,7 @@ def _overdue(ctx: DetectorContext, invoice: Invoice) -> Finding:
         title=f"Invoice {invoice.invoice_number} is {late} days overdue",
         description=f"{money(owed, invoice.currency)} is still owed on invoice "
                     f"{invoice.invoice_number}, due {invoice.due_date.isoformat()}.",
-        state={"owed": amount_bucket(owed), "status": str(invoice.status),
-               "weeks_late": min(late // 7, 8)},
+        state={"owed": amount_bucket(owed)},  # what is owed, not how late (that only grows)
         data={"invoice_number": invoice.invoice_number, "owed": money(owed, invoice.currency),
               "owed_cents": owed, "currency": invoice.currency, "days_late": late},
         record_type="invoice", record_id=invoice.id,
