@@ -390,3 +390,22 @@ async def test_rest_lists_insights_by_record_and_never_another_workspaces(
         response = await client.post(path, json={}, headers=owner.headers)
         assert response.status_code == 404, path
     assert (await theirs.insight(foreign_insight.fingerprint)).status == InsightStatus.PENDING
+
+
+async def test_acting_again_with_the_same_idempotency_key_acts_once(
+    client: httpx.AsyncClient, owner: Member, sessions: Sessions, now: datetime,
+) -> None:
+    mine = Seed(sessions, owner.ws, now)
+    deal = await stalled_fire(mine)
+    await mine.sweep("stalled_deals")
+    insight = await mine.insight(f"stalled_deals:{deal.key}")
+    path, retry = f"/v1/insights/{insight.id}/act", {**owner.headers, "Idempotency-Key": "k-1"}
+    first = await client.post(path, json={}, headers=retry)
+    again = await client.post(path, json={}, headers=retry)
+    assert first.status_code == again.status_code == 200, again.text
+    assert first.json()["result"] == again.json()["result"]
+    assert len(await rows(sessions, owner, TodoHqTask)) == 1
+    other_key = await client.post(path, json={}, headers={**owner.headers,
+                                                           "Idempotency-Key": "k-2"})
+    assert other_key.status_code == 200
+    assert len(await rows(sessions, owner, TodoHqTask)) == 2  # a new key is a new request

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assistant.deps import RuntimeDeps
@@ -75,6 +75,9 @@ from tools.policy import ToolOverride, Verdict, available, decide, overrides_fro
 from tools.registry import Tool
 
 router = APIRouter(tags=["workspace"], responses=problem_responses(401, 403, 422, 429))
+ActKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=200,
+    description="Send the same key to retry safely: the action runs at most once.")]
 InsightFilter = Literal["open", "pending", "seen", "acted", "dismissed", "expired", "all"]
 
 
@@ -173,12 +176,14 @@ async def dismiss_insight(insight_id: uuid.UUID, principal: Chatter,
              summary="Run one of an insight's suggested actions (risky ones wait for approval)",
              responses=problem_responses(404, 409))
 async def act_on(insight_id: uuid.UUID, body: InsightActIn, principal: Writer,
-                 svc: ServicesDep) -> InsightActOut:
+                 svc: ServicesDep, retry_key: ActKey = None) -> InsightActOut:
+    """With an `Idempotency-Key`, a retried request reports the first one's outcome and never
+    runs the action twice."""
     caller = principal.caller
     tool = svc.deps.registry.get(act_on_insight.__name__)
     if tool is None:  # pragma: no cover - the catalogue always has it
         raise Problem(503, "Unavailable", "acting on insights is not installed")
-    key = f"http:insight:{caller.user_id}:{uuid.uuid4()}"
+    key = f"http:insight:{insight_id}:{caller.user_id}:{retry_key or uuid.uuid4()}"
     async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
         await _visible_insight(session, caller, insight_id)
         ctx = ToolContext(caller, session, key, services=svc.deps.tool_services)
