@@ -129,7 +129,8 @@ class Harness:
         return record
 
     async def _trial(self, case: Case, cell: Cell, record: TrialRecord) -> None:
-        gold = self.gold(case) if case.expect.state is not None else None
+        # The gold state first: a case whose gold cannot be applied is reported as such.
+        gold = await self.gold(case) if case.expect.state is not None else None
         member = member_for(case.fixture)
         clone = await self.fixtures.clone(case.fixture.name)
         try:
@@ -145,7 +146,7 @@ class Harness:
                 assert case.expect.state is not None
                 actual = await final_state(clone, member, baseline,
                                            case.expect.state.ignore_columns)
-                seen.state_diff = diff(await gold, actual)
+                seen.state_diff = diff(gold, actual)
         finally:
             await self.fixtures.drop(clone)
         answer = case.expect.answer
