@@ -16,8 +16,9 @@ Each offered tool gets a score from four signals:
   of saying a tool; the regression learns which directions of the embedding separate tools
   from their neighbours (create from update, deal from prospect), which the averaged
   similarity cannot. Trained in about a second when the model warms up.
-The lexical signals read the message without its quoted titles, emails and links: a task
-called 'Migrate invoices to cents' is not a request about invoices.
+The lexical signals read the message without its quoted titles, emails and links, and without
+what follows a lead-in and a colon: a task called 'Migrate invoices to cents' is not a request
+about invoices, and "task: update the questionnaire" creates a task.
 Only tools the request offers are candidates, so a caller never gets a tool the runtime would
 not let them use.
 """
@@ -172,9 +173,12 @@ QUOTED = re.compile(r"(?<!\w)'[^']{2,}'(?!\w)|\"[^\"]{2,}\"|\u201c[^\u201d]+\u20
                     r"|\u2018[^\u2019]+\u2019|\S+@\S+|https?://\S+")
 
 
+HEADED = re.compile(r"^\s*(?P<head>[^:]{2,60}?)\s*:\s+\S")
+
+
 def rank(text: str, profiles: Sequence[Profile], query: np.ndarray | None,
          intent: Mapping[str, float] | None = None) -> list[Choice]:
-    plain = QUOTED.sub(" ", text)
+    plain = _command(QUOTED.sub(" ", text))
     lowered = f" {plain.lower()} "
     stems = {stem(w) for w in words(plain)}
     intent = intent or {}
@@ -188,6 +192,13 @@ def rank(text: str, profiles: Sequence[Profile], query: np.ndarray | None,
                  + NOUN_WEIGHT * nouns + verb + INTENT_WEIGHT * intent.get(p.tool.name, 0.0))
         choices.append(Choice(p.tool, score))
     return sorted(choices, key=lambda c: c.score, reverse=True)
+
+
+def _command(text: str) -> str:
+    """The part of a message that says what to do: in "task: update the questionnaire" or "bug:
+    the date picker is wrong", what follows a short lead-in and a colon is content."""
+    match = HEADED.match(text)
+    return match["head"] if match else text
 
 
 def _verb_said(verb: str, lowered: str, stems: set[str]) -> bool:
