@@ -77,6 +77,8 @@ class RunInfo(_Record):
     concurrency: int
     cases: int
     cache: dict[str, int] = Field(default_factory=dict)
+    tools: dict[str, str] = Field(default_factory=dict)  # name -> schema hash, as measured
+    prompts: dict[str, str] = Field(default_factory=dict)  # version -> hash of its templates
     timings: dict[str, float] = Field(default_factory=dict)
 
 

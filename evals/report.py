@@ -87,6 +87,7 @@ class Comparison:
     added: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     missing_cells: list[str] = field(default_factory=list)
+    changed_tools: list[str] = field(default_factory=list)  # schema differs from the base run
 
     @property
     def failed(self) -> bool:
@@ -100,7 +101,8 @@ class Comparison:
                              ("improvements", self.improvements),
                              ("cells missing from the new run", self.missing_cells),
                              ("cases only in the new run", self.added),
-                             ("cases only in the base run", self.removed)):
+                             ("cases only in the base run", self.removed),
+                             ("tools whose schema changed", self.changed_tools)):
             if items:
                 lines += [f"{title} ({len(items)}):", *(f"  {i}" for i in items)]
         verdict = (f"FAIL: pass^k dropped by more than {100 * self.threshold:.1f} points in "
@@ -116,6 +118,8 @@ def compare(base: RunReport, new: RunReport, threshold: float = 0.05) -> Compari
     new_ids = {t.case_id for t in new.trials}
     shared = base_ids & new_ids
     result.added, result.removed = sorted(new_ids - base_ids), sorted(base_ids - new_ids)
+    result.changed_tools = sorted(name for name, digest in base.info.tools.items()
+                                  if new.info.tools.get(name, digest) != digest)
     base_cells, new_cells = _cells(base.trials, shared), _cells(new.trials, shared)
     for cell, mine in base_cells.items():
         theirs = new_cells.get(cell)

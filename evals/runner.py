@@ -10,6 +10,7 @@ report's content; metrics are computed from the trial records by `evals.metrics`
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from evals.scorers import Observation, Scored, judge, score
 from evals.simuser import next_message, target_for
 from evals.statediff import Row, diff
 from evals.trial import Conversation, as_json
+from prompts import TEMPLATES_DIR
 from store.bootstrap import DatabaseUrls
 from store.db import Database
 from store.tenancy import scoped_session
@@ -107,7 +109,9 @@ class Harness:
             prompt_versions=list(self.config.prompt_versions), trials=self.config.trials,
             concurrency=self.config.concurrency, cases=len(cases),
             cache={"hits": self.cache.hits, "misses": self.cache.misses} if self.cache else {},
-            timings={"seeding_seconds": round(self.fixtures.seconds_seeding, 2)})
+            timings={"seeding_seconds": round(self.fixtures.seconds_seeding, 2)},
+            tools={t.name: t.schema_hash for t in sorted(self.registry, key=lambda t: t.name)},
+            prompts={v: prompt_hash(v) for v in self.config.prompt_versions})
         return RunReport(info=info, trials=records, metrics=metrics.compute(records))
 
     async def trial(self, case: Case, cell: Cell, index: int) -> TrialRecord:
@@ -197,6 +201,15 @@ class Harness:
         deps.tool_services = {MODEL_SERVICE: GatewayModelCall(deps),
                               EMBEDDER_SERVICE: self.embedder}
         return deps
+
+
+def prompt_hash(version: str) -> str:
+    """A hash of a prompt version's template files, so a report names what it measured."""
+    digest = hashlib.sha256()
+    root = TEMPLATES_DIR / version
+    for path in sorted(root.rglob("*.md")):
+        digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 async def expected_calls(database: Database, member: Member, case: Case) -> list[ExpectedCall]:

@@ -106,3 +106,12 @@ def test_neptune_eval_compare_exit_codes(tmp_path: Path,
     assert main(["eval", "compare", str(tmp_path / "base.json"), str(tmp_path / "new.json")]) == 1
     assert "a [m @ v1]: pass^k 100.0% -> 0.0%" in capsys.readouterr().out
     assert main(["eval", "compare", str(tmp_path / "base.json"), str(tmp_path / "nope.json")]) == 2
+
+
+def test_compare_names_tools_whose_schema_changed() -> None:
+    base, new = _report([_trial("a", 0, True)], k=1), _report([_trial("a", 0, True)], k=1)
+    base.info.tools = {"create_deal": "aaaa", "search_contacts": "bbbb"}
+    new.info.tools = {"create_deal": "cccc", "search_contacts": "bbbb"}
+    result = compare(base, new)
+    assert result.changed_tools == ["create_deal"] and not result.failed
+    assert "tools whose schema changed (1):\n  create_deal" in result.render()
