@@ -83,8 +83,16 @@ def conninfo(url: URL) -> str:
 
 
 def insight_interval() -> float:
-    """`NEPTUNE_INSIGHT_SWEEP_SECONDS`: how often each workspace's insights are swept."""
-    return float(os.environ.get("NEPTUNE_INSIGHT_SWEEP_SECONDS") or 3600)
+    """`NEPTUNE_INSIGHT_SWEEP_SECONDS`: how often each workspace's insights are swept (default
+    an hour; at least a minute is used; 0 sweeps only workspaces that set their own interval)."""
+    raw = os.environ.get("NEPTUNE_INSIGHT_SWEEP_SECONDS") or "3600"
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds < 10**9:
+        raise ValueError(f"NEPTUNE_INSIGHT_SWEEP_SECONDS must be a number of seconds, not {raw!r}")
+    return seconds
 
 
 @dataclass

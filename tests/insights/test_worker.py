@@ -221,3 +221,14 @@ async def task_status(seed: Seed, task_id: uuid.UUID | None) -> TaskStatus | Non
     async with scoped_session(seed.sessions, seed.ws.scope) as session:
         return await session.scalar(sa.select(TodoHqTask.status).where(TodoHqTask.id == task_id))
 
+
+
+def test_the_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEPTUNE_INSIGHT_SWEEP_SECONDS", raising=False)
+    assert WorkerSettings().insight_sweep_seconds == 3600
+    monkeypatch.setenv("NEPTUNE_INSIGHT_SWEEP_SECONDS", "900")
+    assert WorkerSettings().insight_sweep_seconds == 900
+    for bad in ("an hour", "-5", "nan"):
+        monkeypatch.setenv("NEPTUNE_INSIGHT_SWEEP_SECONDS", bad)
+        with pytest.raises(ValueError, match="NEPTUNE_INSIGHT_SWEEP_SECONDS"):
+            WorkerSettings()
