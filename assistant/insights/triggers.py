@@ -17,10 +17,11 @@ from tools.jobs import notify_due
 
 SWEEP_KIND = "insights"
 TRIGGER_TOOLS: frozenset[str] = frozenset({
-    "create_deal", "update_deal", "create_invoice", "send_invoice", "record_payment",
-    "cancel_invoice", "approve_expense", "reject_expense", "submit_expense",
-    "schedule_campaign", "update_campaign", "pause_campaign", "create_task", "update_task",
-    "reply_to_conversation", "update_contact", "log_interaction",
+    "create_deal", "update_deal", "delete_deal", "create_invoice", "send_invoice",
+    "record_payment", "cancel_invoice", "approve_expense", "reject_expense", "submit_expense",
+    "create_campaign", "schedule_campaign", "update_campaign", "pause_campaign", "create_task",
+    "update_task", "reply_to_conversation", "assign_conversation", "create_contact",
+    "update_contact", "log_interaction",
 })
 
 

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from assistant.deps import RuntimeDeps
 from assistant.gateway import Gateway
 from assistant.insights.sweep import sweep_job
-from assistant.insights.triggers import SWEEP_KIND
+from assistant.insights.triggers import SWEEP_KIND, TRIGGER_TOOLS
 from assistant.runtime import Runtime
 from assistant.worker import Worker, WorkerSettings
 from store.bootstrap import DatabaseUrls, prepare_embedded
@@ -232,3 +232,8 @@ def test_the_interval_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch
         monkeypatch.setenv("NEPTUNE_INSIGHT_SWEEP_SECONDS", bad)
         with pytest.raises(ValueError, match="NEPTUNE_INSIGHT_SWEEP_SECONDS"):
             WorkerSettings()
+
+
+def test_every_trigger_is_a_tool_of_the_catalogue() -> None:
+    catalog = load_catalog()
+    assert sorted(t for t in TRIGGER_TOOLS if catalog.get(t) is None) == []
