@@ -409,3 +409,31 @@ async def test_acting_again_with_the_same_idempotency_key_acts_once(
                                                            "Idempotency-Key": "k-2"})
     assert other_key.status_code == 200
     assert len(await rows(sessions, owner, TodoHqTask)) == 2  # a new key is a new request
+
+
+async def test_acting_in_chat_waits_for_approval_and_the_conversation_continues(
+    client: httpx.AsyncClient, owner: Member, server: ModelServer, sessions: Sessions,
+    now: datetime,
+) -> None:
+    mine = Seed(sessions, owner.ws, now)
+    invoice = await invoice_fire(mine)
+    await mine.sweep("overdue_invoices")
+    insight = await mine.insight(f"overdue_invoices:{invoice.key}")
+    conversation = await new_chat(client, owner)
+    server.script(ToolCalls([Call("act_on_insight", {"insight_id": str(insight.id)})]),
+                  Text("The reminder waits for your approval."), Text("Reminder sent."))
+    result = await say(client, owner, conversation, "Send them the reminder it suggests")
+    finished = [e for e in result["events"] if e["type"] == "tool.finished"]
+    assert finished[0]["status"] == "success"
+    assert finished[0]["result"]["status"] == "awaiting_approval"
+    pending = finished[0]["result"]["pending_action_id"]
+    assert await rows(sessions, owner, OutboundMessage) == []
+
+    approved = await client.post(f"/v1/approvals/{pending}/approve", json={},
+                                 headers=owner.headers)
+    assert approved.status_code == 200, approved.text
+    body = approved.json()
+    assert body["kind"] == "chat" and body["status"] == "success", body
+    assert body["turn"]["text"] == "Reminder sent."
+    assert len(await rows(sessions, owner, OutboundMessage)) == 1
+    assert (await mine.insight(insight.fingerprint)).status == InsightStatus.ACTED
