@@ -134,6 +134,10 @@ def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Readin
             value = reader(r.text, _masked(r))
             if value is not None:
                 found[name] = value
+    if {"field", "operator"} <= fields.keys():  # a rule on one contact field: its test
+        said = structured.conditions(r.text)
+        if said:
+            found.update({k: v for k, v in said[0].items() if k in fields})
     for name in structured.REQUIRED_TEXT:
         info = model.model_fields.get(name)
         if info is not None and info.is_required() and name not in found:

@@ -78,8 +78,72 @@ def required_text(name: str, masked: str) -> str | None:
 
 _INTRO_NO_TO = re.compile(
     r"\b(?:that|which|who|about|asking(?: us)?(?: to)?|saying|because)\s+(.+)$", re.IGNORECASE)
+# -- conditions on contacts (segments, routing and scoring rules) ----------------------------
+_FIELD_WORDS = (("lead score", "lead_score"), ("score", "lead_score"), ("job title", "job_title"),
+                ("title", "job_title"), ("source", "source"), ("company", "company"),
+                ("email", "email"), ("status", "status"))
+_FIELD = "|".join(re.escape(word) for word, _ in _FIELD_WORDS)
+_VALUE = r"['\"\u2018\u201c]?(?P<value>[\w.@-]+(?-i:(?:\s[A-Z][\w-]*)*))['\"\u2019\u201d]?"
+_NUMBER = r"(?P<value>-?\d+(?:\.\d+)?)"
+_COMPARE = (("gte", r"(?:at least|>=|no less than|minimum of|min)"),
+            ("gt", r"(?:over|above|more than|greater than|higher than|>)"),
+            ("lte", r"(?:at most|<=|no more than|max(?:imum)? of)"),
+            ("lt", r"(?:under|below|less than|lower than|<)"))
+_CONDITIONS: list[tuple[str, re.Pattern[str]]] = [
+    ("has_tag", re.compile(rf"\b(?:tagged(?:\s+as)?|with\s+(?:the\s+)?tag)\s+{_VALUE}", re.I)),
+    ("is_not_set", re.compile(rf"\b(?:no|without(?:\s+an?)?)\s+(?P<field>{_FIELD})\b", re.I)),
+    ("is_not_set", re.compile(rf"\b(?P<field>{_FIELD})\s+(?:is\s+)?(?:empty|missing|blank|"
+                              r"not set)\b", re.I)),
+    *[(op, re.compile(rf"\b(?P<field>{_FIELD})\s+(?:of\s+|is\s+)?{words}\s+{_NUMBER}", re.I))
+      for op, words in _COMPARE],
+    ("contains", re.compile(rf"\b(?P<field>{_FIELD})\s+(?:contains|includes|mentions)\s+{_VALUE}",
+                            re.I)),
+    ("eq", re.compile(rf"\b(?P<field>{_FIELD})\s+(?:is|=|==|equals)\s+{_VALUE}", re.I)),
+]
+
+
+def conditions(text: str) -> list[dict[str, Any]]:
+    """Tests on a contact the message states, in the order it states them."""
+    found: list[tuple[int, dict[str, Any]]] = []
+    for operator, pattern in _CONDITIONS:
+        for match in pattern.finditer(text):
+            if any(start <= match.start() < end for start, end, _ in _taken(found)):
+                continue
+            found.append((match.start(), _condition(operator, match)))
+    return [condition for _, condition in sorted(found, key=lambda f: f[0])]
+
+
+def rules(text: str, masked: str) -> dict[str, Any] | None:
+    said = conditions(text)
+    if not said:
+        return None
+    match = "any" if re.search(r"\bor\b|\bany of\b|\beither\b", text, re.I) else "all"
+    return {"match": match, "conditions": said}
+
+
+def _condition(operator: str, match: re.Match[str]) -> dict[str, Any]:
+    groups = match.groupdict()
+    field = "tags" if operator == "has_tag" else _field(groups["field"])
+    condition: dict[str, Any] = {"field": field, "operator": operator}
+    value = groups.get("value")
+    if value is not None:
+        number = re.fullmatch(r"-?\d+(?:\.\d+)?", value)
+        condition["value"] = _plain(float(value)) if number else value.strip()
+    return condition
+
+
+def _field(word: str) -> str:
+    lowered = word.lower()
+    return next(name for said, name in _FIELD_WORDS if said == lowered)
+
+
+def _taken(found: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, int, None]]:
+    return [(start, start + 1, None) for start, _ in found]
+
+
 READERS: dict[str, Callable[[str, str], Any]] = {
-    "line_items": invoice_lines, "events": events, "tags": tags,
+    "line_items": invoice_lines, "events": events, "tags": tags, "rules": rules,
+    "conditions": rules,
 }
 
 
