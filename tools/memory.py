@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Literal
 
+import sqlalchemy as sa
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -81,9 +82,22 @@ async def recall_relevant(
         if h.similarity >= min_similarity]
     if len(hits) < k:
         space = embedder.name if vector is not None else None
-        hits += word_matches(await repo.for_user(user_id, limit=MAX_WORD_MATCHED), text,
-                             space, min_similarity)[: k - len(hits)]
+        unembedded = await _outside(session, repo, user_id, space)
+        hits += word_matches(unembedded, text, space, min_similarity)[: k - len(hits)]
     return hits
+
+
+async def _outside(
+    session: AsyncSession, repo: MemoryFactRepository, user_id: uuid.UUID, space: str | None
+) -> list[MemoryFact]:
+    """The user's facts (theirs and the workspace's) with no vector in `space` (None: all)."""
+    stmt = repo.select().where(
+        sa.or_(MemoryFact.user_id == user_id, MemoryFact.user_id.is_(None)),
+    ).order_by(MemoryFact.created_at.desc()).limit(MAX_WORD_MATCHED)
+    if space is not None:
+        stmt = stmt.where(sa.or_(MemoryFact.embedding.is_(None),
+                                 MemoryFact.embedding_model.is_distinct_from(space)))
+    return list(await session.scalars(stmt))
 
 
 MAX_WORD_MATCHED = 500
