@@ -27,11 +27,13 @@ from store.demo import DemoWorkspaceSpec, seed_workspace
 from store.errors import NotFound
 from store.idempotency import claim
 from store.models import tenant_tables
+from store.models.channels import DeliveryChannel, LinkProvider
 from store.models.core import MemberRole, SubscriptionTier, WorkspaceMember
 from store.provider_keys import ProviderKeys
 from store.ratelimits import Limit, take
 from store.repositories.admin import IntegrationRepository, OAuthTokenRepository
 from store.repositories.base import PROTECTED_FIELDS, Repository, utcnow
+from store.repositories.channels import DeliveryRepository, UserLinkRepository
 from store.tenancy import WorkspaceScope, scoped_session
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -71,7 +73,8 @@ async def one_row_per_table(sessions: Sessions, scope: WorkspaceScope) -> dict[s
 
 
 async def add_secrets(sessions: Sessions, scope: WorkspaceScope) -> None:
-    """Sealed rows the demo cannot make (they need the deployment's master key)."""
+    """Rows the demo cannot make: sealed ones (they need the deployment's master key) and those
+    only requests write."""
     ring = Keyring.parse(new_key_spec("iso"))
     async with scoped_session(sessions, scope) as s:
         await ProviderKeys(s, scope, ring).add("openai", "sk-test-isolation-0001")
@@ -83,6 +86,10 @@ async def add_secrets(sessions: Sessions, scope: WorkspaceScope) -> None:
         await AccessKeys(s, scope).create(member, "isolation", ["read"])
         await claim(s, member, "isolation-key", "0" * 64)
         await take(s, "workspace", Limit(per_minute=60, burst=10), utcnow())
+        # What the channels write as people use them (assistant/channels): a link and a
+        # delivered webhook.
+        await UserLinkRepository(s, scope).link(LinkProvider.PHONE, "+14155550100", member)
+        await DeliveryRepository(s, scope).record(DeliveryChannel.SMS, "SM-isolation", {})
 
 
 @pytest.fixture(scope="module")
