@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -168,7 +168,7 @@ def _value(name: str, schema: dict[str, Any], r: Reading) -> Any:
     if "email" in name:
         return _first(x.find_emails(r.text))
     if "phone" in name:
-        return _first(x.find_phones(r.text))
+        return _first(x.phones_as_written(r.text))
     if "url" in name:
         return _first(re.findall(r"https?://\S+", r.text))
     if name.endswith("_number"):
@@ -201,8 +201,24 @@ def _tag(r: Reading) -> str | None:
     return match[1]
 
 
+#: Fields named by the word after their value: "the Help Center collection", "based on the
+#: lead-enrichment template".
+NAMED_BEFORE = frozenset({"template", "collection", "category", "folder"})
+
+
+def _named_before(name: str, text: str) -> str | None:
+    match = re.search(rf"\b(?:into|in|from|on|of|to|using|use)\s+(?:the\s+|our\s+)?['\"]?"
+                      rf"([\w][\w .&-]{{0,40}}?)['\"]?\s+{name}\b", text, re.IGNORECASE)
+    return match[1] if match and match[1].lower() not in QUESTION | CONNECT else None
+
+
 def _field_said(name: str, text: str) -> str | None:
-    """`name is X`, `name: X`, `name X` for a plain string field ("password Orbit2026")."""
+    """`name is X`, `name: X`, `name X` for a plain string field ("password Orbit2026"), or
+    "the X collection" for the fields named after their value."""
+    if name in NAMED_BEFORE:
+        before = _named_before(name, text)
+        if before:
+            return before
     words = name.replace("_", " ")
     match = re.search(rf"\b{re.escape(words)}\b\s*(?:is\s+|=\s*|:\s*|of\s+)?['\"]?"
                       r"([\w.@/+-]*\w)", text, re.IGNORECASE)
@@ -220,6 +236,8 @@ def _quantity(name: str, kind: object, fmt: object, r: Reading) -> Any:
         return money[0].currency if money and money[0].currency else None
     if fmt == "date" or name.endswith(("_date", "_on")) or name in ("due", "start", "end"):
         return _date(name, r)
+    if name in ("since", "until") and r.looks_back(name):
+        return _range_moment(name, r)
     if fmt == "date-time" or name.endswith("_at") or name in ("since", "until"):
         moments = x.find_datetimes(text, now, past=r.looks_back(name))
         return moments[0].isoformat().replace("+00:00", "Z") if moments else None
@@ -233,6 +251,26 @@ def _quantity(name: str, kind: object, fmt: object, r: Reading) -> Any:
     if kind in ("integer", "number"):
         return _count(name, kind, r)
     return None
+
+
+def _range_moment(name: str, r: Reading) -> str | None:
+    """A look-back range from dates: "since Monday" starts at Monday's midnight and has no end;
+    "yesterday" is the whole day, midnight to midnight. A time said is kept."""
+    if x.says_time(r.text):
+        moments = x.find_datetimes(r.text, r.now, past=True)
+        return moments[0].isoformat().replace("+00:00", "Z") if moments else None
+    dates = x.find_dates(r.text, r.now.date(), past=True)
+    if not dates:
+        return None
+    opened = re.search(r"\b(?:since|after|from)\b", r.text, re.IGNORECASE) and len(dates) == 1
+    if name == "until":
+        if opened:
+            return None
+        day = dates[-1] + timedelta(days=1)
+    else:
+        day = dates[0]
+    return datetime.combine(day, time(0, 0), tzinfo=r.now.tzinfo or UTC).isoformat().replace(
+        "+00:00", "Z")
 
 
 def _first(values: list[str]) -> str | None:

@@ -133,6 +133,12 @@ def _phone_hits(text: str) -> list[_Hit[str]]:
     return hits
 
 
+def phones_as_written(text: str) -> list[str]:
+    """Phone numbers as the user wrote them ("+1 (628) 555-0142"): the tool normalises what it
+    stores, and a person reading the call sees their own number."""
+    return _dedupe(text[hit.start:hit.end].strip() for hit in _phone_hits(text))
+
+
 def find_phones(text: str) -> list[str]:
     """Phone numbers of 7-15 digits, normalised to an optional "+" and digits only.
 
@@ -499,6 +505,13 @@ def _pair(text: str, hits: list[_Hit[date | time]]) -> list[tuple[date | None, t
         pairs.append((None, value) if isinstance(value, time) else (value, None))
         index += 1
     return pairs
+
+
+def says_time(text: str) -> bool:
+    """Whether the text names a time of day (apart from its dates)."""
+    dates = [(hit.start, hit.end) for hit in _scan(text, _date_rules(date(2000, 1, 1)))]
+    return any(not _overlaps(hit.start, hit.end, dates)
+               for hit in _scan(text, [(_CLOCK, _clock), (_NAMED_TIME, _named_time)]))
 
 
 def find_datetimes(text: str, now: datetime, *, past: bool = False) -> list[datetime]:
