@@ -362,6 +362,9 @@ async def test_a_viewer_cannot_act_on_or_forget(
                                  headers=viewer.headers)
     assert response.status_code == 403
     assert await rows(sessions, owner, TodoHqTask) == []
+    dismissed = await client.post(f"/v1/insights/{insight.id}/dismiss", headers=viewer.headers)
+    assert dismissed.status_code == 403  # a workspace-wide insight is everyone's
+    assert (await mine.insight(insight.fingerprint)).status == InsightStatus.PENDING
 
 
 async def test_rest_lists_insights_by_record_and_never_another_workspaces(

@@ -159,7 +159,7 @@ def _status_filter(status: InsightFilter) -> list[sa.ColumnElement[bool]]:
 
 @router.post("/v1/insights/{insight_id}/dismiss", summary="Dismiss an insight",
              responses=problem_responses(404))
-async def dismiss_insight(insight_id: uuid.UUID, principal: Chatter,
+async def dismiss_insight(insight_id: uuid.UUID, principal: Writer,
                           svc: ServicesDep) -> InsightOut:
     caller = principal.caller
     async with scoped_session(svc.deps.database.sessions, caller.scope) as session:
