@@ -11,6 +11,7 @@ seen once offered, so the same warning does not open every answer.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ TEMPLATE = "workspace_memory"
 TOP_INSIGHTS = 3
 RECORD_INSIGHTS = 3
 RECALLED_FACTS = 5
+CANDIDATES = 20
+# Words in a page's name, and the kind of record (`Finding.record_type`) they mean.
+PAGE_WORDS = {"deal": "deal", "pipeline": "deal", "contact": "contact", "lead": "contact",
+              "invoice": "invoice", "expense": "expense", "campaign": "campaign",
+              "task": "task", "agent": "agent", "grid": "grid", "inbox": "inbox_conversation"}
 RECENT_SEARCHES = 5
 NOTHING = "none"
 
@@ -152,11 +158,24 @@ async def insights_for(
     repo = InsightRepository(session, caller.scope)
     chosen = await _about_record(repo, caller, page)
     known = {r.id for r in chosen}
-    top = [r for r in await repo.unseen(user_id=caller.user_id, limit=TOP_INSIGHTS)
-           if r.id not in known]
-    chosen.extend(top[: max(0, TOP_INSIGHTS + RECORD_INSIGHTS - len(chosen))])
+    pending = [r for r in await repo.unseen(user_id=caller.user_id, limit=CANDIDATES)
+               if r.id not in known]
+    kind = page_kind(page)
+    pending.sort(key=lambda r: r.record_type != kind)  # stable: priority order otherwise
+    chosen.extend(pending[:TOP_INSIGHTS])
     await repo.mark_seen(r.id for r in chosen if r.status == InsightStatus.PENDING)
     return chosen
+
+
+def page_kind(page: PageContext | None) -> str | None:
+    """The kind of record the page is about: its `record_type`, else a kind its name mentions
+    ("finance/invoices" is about invoices), so that page's insights come first."""
+    if page is None:
+        return None
+    if page.record_type:
+        return page.record_type
+    words = [w.removesuffix("s") for w in re.findall(r"[a-z]+", (page.page or "").lower())]
+    return next((PAGE_WORDS[w] for w in reversed(words) if w in PAGE_WORDS), None)
 
 
 async def _about_record(

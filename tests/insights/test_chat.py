@@ -440,3 +440,21 @@ async def test_acting_in_chat_waits_for_approval_and_the_conversation_continues(
     assert body["turn"]["text"] == "Reminder sent."
     assert len(await rows(sessions, owner, OutboundMessage)) == 1
     assert (await mine.insight(insight.fingerprint)).status == InsightStatus.ACTED
+
+
+async def test_the_pages_kind_of_insight_comes_first(
+    client: httpx.AsyncClient, owner: Member, server: ModelServer, sessions: Sessions,
+    now: datetime,
+) -> None:
+    mine = Seed(sessions, owner.ws, now)
+    for _ in range(4):  # four deal insights, each more important than the invoice's
+        await stalled_fire(mine)
+    invoice = await invoice_fire(mine)
+    await mine.sweep("stalled_deals", "overdue_invoices")
+    about_invoice = await mine.insight(f"overdue_invoices:{invoice.key}")
+    server.script(Text("Here."), Text("There."))
+    await say(client, owner, await new_chat(client, owner), "Anything to chase?",
+              {"page": "finance/invoices"})
+    system = system_prompt(server)
+    assert f"[{about_invoice.id}]" in system
+    assert system.count("is stalled in negotiation") <= 2  # three at most, invoices first
