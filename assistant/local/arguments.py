@@ -498,6 +498,8 @@ def _strip_command(clause: str, nouns: frozenset[str]) -> str:
     words = clause.split()
     skip = COMMAND | nouns | {n + "s" for n in nouns} | {"to-do", "todo", "opportunity"}
     while words and (words[0].lower().strip(":,.'\"") in skip):
+        if len(words) > 1 and words[1].isdigit() and words[0].lower() in nouns:
+            break  # "Sprint 16" is a name
         words.pop(0)
     return " ".join(words)
 

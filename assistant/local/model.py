@@ -122,7 +122,9 @@ class LocalModel:
         nouns = _with_aliases(self._profile(tool).nouns)
         values = args_of.extract(tool.args_model, request.text, now, nouns,
                                  creating=tool.name.split("_")[0] in CREATING)
-        values.update(_answered(tool, request, now, nouns))
+        for key, value in _answered(tool, request, now, nouns).items():
+            if key == request.field or key not in values:
+                values[key] = value
         calls: list[tuple[str, str, dict[str, Any]]] = []
         unfound: list[str] = []
         for name, info in tool.args_model.model_fields.items():
@@ -248,10 +250,12 @@ def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str]
     if name is None or name not in tool.args_model.model_fields or args_of.is_id(name):
         return {}
     from_answer = args_of.extract(tool.args_model, request.answer, now, nouns)
+    # Values the answer gives besides (its currency, a date) fill fields nothing else did.
+    extra = {k: v for k, v in from_answer.items() if k != name and k not in args_of.FREE_TEXT}
     if name in from_answer:
-        return {name: from_answer[name]}
+        return {**extra, name: from_answer[name]}
     title = args_of.title_of(args_of.Reading.of(request.answer, now, nouns))
-    return {name: title or request.answer.strip()}
+    return {**extra, name: title or request.answer.strip()}
 
 
 def _looked(messages: Sequence[Mapping[str, Any]]) -> tuple[list[Looked], str | None]:

@@ -36,8 +36,19 @@ _INTRO = re.compile(r"\b(?:that|which|who|to|about|asking(?: us)?(?: to)?|saying
                     re.IGNORECASE)
 
 
+_ONE_LINE = re.compile(
+    r"^\s*(?P<what>[A-Za-z][\w '&/-]{2,80}?)\s*(?:,|for|at|:|-)\s*(?P<price>(?:[$€£]\s?)?\d[\d,.]*"
+    r"\s?(?:k\b)?(?:\s?(?:USD|EUR|GBP|dollars|euros))?)\s*\.?\s*$", re.IGNORECASE)
+
+
 def invoice_lines(text: str, masked: str) -> list[dict[str, Any]] | None:
+    """Lines with a quantity ("2 workshops at 1,200 EUR each"), or one line that is only a
+    description and a price ("premium support package, $199")."""
     lines = []
+    single = _ONE_LINE.match(text)
+    if single and x.find_money(single["price"]):
+        return [{"description": single["what"].strip(), "quantity": 1,
+                 "unit_price": _plain(x.find_money(single["price"])[0].amount)}]
     for match in _LINE.finditer(text):
         money = x.find_money(match["price"])
         if not money:
