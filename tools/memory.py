@@ -17,16 +17,18 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StringConstraints, model_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.errors import NotFound
+from store.models.agents import Agent
 from store.models.ai import AssistantPreferences
 from store.models.core import MemberRole
 from store.models.neptune import MemoryFact
+from store.repositories.agents import AgentRepository
 from store.repositories.ai import PreferencesRepository
 from store.repositories.neptune import FactHit, MemoryFactRepository
 from store.tenancy import WorkspaceScope
@@ -262,6 +264,10 @@ Tone = Literal["neutral", "friendly", "professional", "casual", "formal"]
 Verbosity = Literal["brief", "normal", "detailed"]
 
 
+AgentName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                             max_length=200)]
+
+
 class SetPreferenceArgs(Frozen):
     tone: Tone | None = Field(default=None, description="Voice of the answers.")
     verbosity: Verbosity | None = Field(
@@ -270,11 +276,15 @@ class SetPreferenceArgs(Frozen):
                                  r"{2,8})*$", description="Language tag, e.g. 'en', 'fr', 'pt-BR'.")
     timezone: str | None = Field(default=None, max_length=64,
                                  description="IANA time zone, e.g. 'Europe/Paris'.")
+    favorite_agents: tuple[AgentName, ...] | None = Field(
+        default=None, max_length=20, description="The user's favourite agents by name, in "
+        "order; replaces the list (an empty list clears it).")
 
     @model_validator(mode="after")
     def _something(self) -> SetPreferenceArgs:
         if not self.model_dump(exclude_none=True):
-            raise ValueError("set at least one of tone, verbosity, language, timezone")
+            raise ValueError("set at least one of tone, verbosity, language, timezone, "
+                             "favorite_agents")
         return self
 
 
@@ -283,19 +293,39 @@ class PreferencesResult(BaseModel):
     verbosity: str
     language: str
     timezone: str
+    favorite_agents: list[str]
+
+
+async def _agent_names(ctx: ToolContext, wanted: Sequence[str]) -> list[str]:
+    """The workspace's agents by these names (any case), as the agents spell them."""
+    found = await ctx.session.scalars(AgentRepository(ctx.session, ctx.scope).select()
+                                      .with_only_columns(Agent.name)
+                                      .where(sa.func.lower(Agent.name).in_(
+                                          [w.lower() for w in wanted])))
+    spelled = {name.lower(): name for name in found}
+    missing = [w for w in wanted if w.lower() not in spelled]
+    if missing:
+        raise RetryableToolError(f"no agent named {', '.join(map(repr, missing))}; "
+                                 "list_agents shows their names")
+    return list(dict.fromkeys(spelled[w.lower()] for w in wanted))
 
 
 @workspace_tool(risk=Risk.LOW, title="Change your preferences", examples=(
     "be more concise from now on", "answer in French from now on", "I'm in Europe/Paris",
-    "be more formal", "give me detailed answers",
+    "be more formal", "give me detailed answers", "make the lead scorer one of my favourites",
 ))
 async def set_preference(ctx: ToolContext, args: SetPreferenceArgs) -> PreferencesResult:
     """Change how Neptune answers this user from the next message on: tone, verbosity (brief
-    for "be more concise"), language, or time zone. Only the given fields change."""
+    for "be more concise"), language, time zone, or their favourite agents. Only the given
+    fields change."""
     repo = PreferencesRepository(ctx.session, ctx.scope)
-    row = await repo.update_preferences(ctx.caller.user_id, **args.model_dump(exclude_none=True))
+    user = ctx.caller.user_id
+    changes = args.model_dump(exclude_none=True, exclude={"favorite_agents"})
+    row = await (repo.update_preferences(user, **changes) if changes else repo.for_user(user))
+    if args.favorite_agents is not None:
+        row = await repo.set_favorite_agents(user, await _agent_names(ctx, args.favorite_agents))
     prefs = AssistantPreferences.model_validate(row.preferences)
-    return PreferencesResult(**prefs.model_dump())
+    return PreferencesResult(**prefs.model_dump(), favorite_agents=list(row.favorite_agents))
 
 
 class SetShortcutArgs(Frozen):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from store.models.admin import TodoHqTask
+from store.models.agents import Agent
 from store.models.ai import InsightStatus, InsightType, NeptuneActionHistory, ProactiveInsight
 from store.models.core import MemberRole
 from store.models.neptune import MemoryFact
@@ -202,7 +203,7 @@ async def test_remember_recall_and_forget(
 
 
 async def test_preferences_and_shortcuts_by_tool(
-    call_tool: CallTool, ws: WorkspaceFixture,
+    call_tool: CallTool, ws: WorkspaceFixture, sessions: Sessions,
 ) -> None:
     changed = await call_tool(ws, "set_preference", {"verbosity": "brief", "tone": "formal"})
     assert (changed.verbosity, changed.tone, changed.language) == ("brief", "formal", "en")
@@ -211,6 +212,17 @@ async def test_preferences_and_shortcuts_by_tool(
             await call_tool(ws, "set_preference", bad)
     kept = await call_tool(ws, "set_preference", {"language": "pt-BR"})
     assert (kept.verbosity, kept.tone, kept.language) == ("brief", "formal", "pt-BR")
+
+    async with scoped_session(sessions, ws.scope) as session:
+        session.add(Agent(workspace_id=ws.workspace_id, name="Lead scorer"))
+    favourite = await call_tool(ws, "set_preference", {"favorite_agents": ["lead SCORER"]})
+    assert favourite.favorite_agents == ["Lead scorer"] and favourite.verbosity == "brief"
+    with pytest.raises(RetryableToolError, match="no agent named 'Ghost'"):
+        await call_tool(ws, "set_preference", {"favorite_agents": ["Lead scorer", "Ghost"]})
+    assert (await call_tool(ws, "set_preference", {"tone": "casual"})).favorite_agents == [
+        "Lead scorer"]
+    assert (await call_tool(ws, "set_preference", {"favorite_agents": []})).favorite_agents \
+        == []
 
     made = await call_tool(ws, "set_shortcut", {"command": "pipeline",
                                                 "expansion": "Show my open deals by stage"})
