@@ -1,11 +1,12 @@
 """What a chat turn tells the model besides the prompt templates: the workspace's own profile,
-the remembered facts relevant to the user's message, and the few insights that matter for the
-page or record the user is on. Also shortcut expansion, which happens before the message is
-stored.
+the user's favourite agents and recent searches, the remembered facts relevant to the user's
+message, and the few insights that matter for the page or record the user is on. Also shortcut
+expansion, which happens before the message is stored.
 
 Insights for the record on screen are offered even when already seen (the user is looking at
-that record now); other pending ones are offered at most `TOP_INSIGHTS` at a time and marked
-seen once offered, so the same warning does not open every answer.
+that record now); other pending ones are offered at most `TOP_INSIGHTS` at a time, those about
+the kind of record the page shows first, and marked seen once offered, so the same warning does
+not open every answer.
 """
 
 from __future__ import annotations
