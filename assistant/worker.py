@@ -14,9 +14,10 @@ after that is picked up again by a later sweep.
 
 Insight sweeps (`assistant.insights`) are due per workspace rather than per record:
 `neptune_due_insight_sweeps` lists workspaces not swept for `insight_sweep_seconds`
-(`NEPTUNE_INSIGHT_SWEEP_SECONDS`, default an hour) or where a trigger tool (a deal's stage, a new
-invoice) succeeded since their last sweep; each becomes an `insights` job whose record is the
-workspace itself, with the same queueing lock as any other job.
+(`NEPTUNE_INSIGHT_SWEEP_SECONDS`, default an hour; a workspace's own `insight_sweep_seconds`
+setting wins) or where a trigger tool (a deal's stage, a new invoice) succeeded since their last
+sweep; each becomes an `insights` job whose record is the workspace itself, with the same
+queueing lock as any other job.
 """
 
 from __future__ import annotations
