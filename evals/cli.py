@@ -68,6 +68,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _shown(path: Path) -> str:
+    """A dataset path as the report shows it: relative to the project when inside it."""
+    for root in (Path.cwd(), DATASETS.parent.parent):
+        if path.resolve().is_relative_to(root.resolve()):
+            return str(path.resolve().relative_to(root.resolve()))
+    return str(path)
+
+
 def select(cases: list[Case], patterns: list[str] | None, tags: list[str] | None) -> list[Case]:
     return [c for c in cases
             if (not patterns or any(fnmatch.fnmatch(c.id, p) for p in patterns))
@@ -114,7 +122,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
         prompt_versions=args.prompt_versions or [settings.prompt_version],
         trials=args.trials, concurrency=args.concurrency,
         cache_dir=None if args.no_cache else args.cache_dir, judge_model=args.judge_model,
-        user_model=args.user_model, datasets=[str(d) for d in datasets])
+        user_model=args.user_model, datasets=[_shown(d) for d in datasets])
     urls = await prepare(StoreSettings.from_env())
     total = len(cases) * len(config.models) * len(config.prompt_versions) * config.trials
     bar = ProgressBar(total, enabled=not args.quiet and sys.stderr.isatty())
