@@ -5,6 +5,7 @@ it does not."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -245,3 +246,21 @@ async def test_limits_fail_when_a_trial_spends_too_much(harness: Harness,
     tight = case(id="tasks.limits", turns=[TASK],
                  expect={"limits": {"max_tokens": 5, "max_latency_ms": 60000}})
     assert failed(await harness.trial(tight, CELL, 0)) == {"max_tokens": "15 (limit 5)"}
+
+
+async def test_a_cached_rerun_replays_each_trial_without_the_model(
+        db_urls: DatabaseUrls, eval_model_server: ModelServer, tmp_path: Path) -> None:
+    cached = Harness(db_urls, RunConfig(models=[SCRIPTED], cache_dir=tmp_path),
+                     settings=scripted_settings(eval_model_server))
+    eval_model_server.reset()
+    eval_model_server.rule(said_last(TASK), ToolCalls([Call("create_task",
+                                                            {"title": "Call Ada"})]))
+    eval_model_server.rule(after_tool(TASK), Text("I created the task."))
+    first = await cached.trial(TASK_CASE, CELL, 0)
+    assert failed(first) == {} and len(eval_model_server.requests) == 2
+    eval_model_server.reset()  # the model now answers nothing: only the cache can
+    again = await cached.trial(TASK_CASE, CELL, 0)  # a fresh clone, new ids, same answers
+    assert failed(again) == {} and eval_model_server.requests == []
+    assert again.tool_uses[0].arguments == {"title": "Call Ada"}
+    other = await cached.trial(TASK_CASE, CELL, 1)  # another trial is a sample of its own
+    assert len(eval_model_server.requests) == 1 and "completed" in failed(other)
