@@ -17,9 +17,13 @@ import fnmatch
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from evals.records import TrialRecord
 from evals.schema import Case, load_cases
+
+if TYPE_CHECKING:
+    from store.bootstrap import DatabaseUrls
 
 DATASETS = Path(__file__).parent / "datasets"
 BASELINE = Path(__file__).parent / "baseline.json"
@@ -105,11 +109,17 @@ class ProgressBar:
 
 
 async def cmd_run(args: argparse.Namespace) -> int:
+    from store.bootstrap import prepare
+    from store.config import StoreSettings
+
+    return await run(args, await prepare(StoreSettings.from_env()))
+
+
+async def run(args: argparse.Namespace, urls: DatabaseUrls) -> int:
+    """`eval run` on the database server that holds `urls`."""
     from assistant.settings import RuntimeSettings
     from evals import html, report
     from evals.runner import Harness, RunConfig
-    from store.bootstrap import prepare
-    from store.config import StoreSettings
 
     datasets = args.dataset or [DATASETS]
     cases = select(load_cases(datasets), args.cases, args.tags)
@@ -123,7 +133,6 @@ async def cmd_run(args: argparse.Namespace) -> int:
         trials=args.trials, concurrency=args.concurrency,
         cache_dir=None if args.no_cache else args.cache_dir, judge_model=args.judge_model,
         user_model=args.user_model, datasets=[_shown(d) for d in datasets])
-    urls = await prepare(StoreSettings.from_env())
     total = len(cases) * len(config.models) * len(config.prompt_versions) * config.trials
     bar = ProgressBar(total, enabled=not args.quiet and sys.stderr.isatty())
     harness = Harness(urls, config, settings=settings, progress=bar)
