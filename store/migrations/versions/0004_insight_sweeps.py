@@ -6,7 +6,10 @@ A workspace is due when it was never swept, when its last sweep is older than th
 when a tool that changes what detectors look at (`triggers`: a deal's stage, a new invoice)
 succeeded after the last sweep started. A workspace's own `insight_sweep_seconds` setting
 overrides the interval (at least a minute; 0 switches its sweeps off). Like `neptune_due_work`, the function is SECURITY
-DEFINER and returns ids only; the sweep itself runs inside the workspace's own scope.
+DEFINER and returns ids only; the sweep itself runs inside the workspace's own scope. A trigger
+call is looked for among the calls made in the two days before the last sweep or since (an
+approved call finishes within a day of being proposed), so the look-up stays a short range of
+the history index however long the history grows.
 
 Revision ID: 0004
 Revises: 0003
@@ -49,6 +52,7 @@ AS $$
       OR d.swept_at <= at - d.every
       OR EXISTS (SELECT 1 FROM neptune_action_history h
                   WHERE h.workspace_id = d.id AND h.action_type = ANY(triggers)
+                    AND h.created_at > d.actions_until - interval '2 days'
                     AND h.status = 'success' AND h.updated_at > d.actions_until)
    ORDER BY 2 LIMIT max_rows
 $$
