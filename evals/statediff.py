@@ -16,6 +16,7 @@ pending actions, usage, audit trails) are not domain state and are left out.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -42,6 +43,8 @@ SECRET_COLUMNS = frozenset({"secret", "secret_hash", "share_token", "password_ha
                             "idempotency_key"})
 LABEL_COLUMNS = ("name", "title", "first_name", "last_name", "email", "invoice_number",
                  "subject", "description", "key")
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+TIME_TEXT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
 PAIRING_SHARE = 0.5
 SLACK = timedelta(seconds=5)
 
@@ -132,6 +135,28 @@ def _value(kind: str, value: Any, known: set[str], window: Window) -> Any:
     if kind == "time":
         moment = datetime.fromisoformat(str(value))
         return "<now>" if window.holds(moment) else moment.isoformat()
+    if isinstance(value, dict | list):
+        return _inside_json(value, known, window)
+    return value
+
+
+def _inside_json(value: Any, known: set[str], window: Window) -> Any:
+    """JSON columns (meta, settings) hold ids, keys and times of their own: the same rules
+    apply inside them, and per-call keys are dropped."""
+    if isinstance(value, dict):
+        return {k: _inside_json(v, known, window) for k, v in value.items()
+                if k not in SECRET_COLUMNS}
+    if isinstance(value, list):
+        return [_inside_json(v, known, window) for v in value]
+    if isinstance(value, str) and UUID_TEXT.fullmatch(value):
+        return value if value in known else "<new>"
+    if isinstance(value, str) and TIME_TEXT.match(value):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        if moment.tzinfo is not None and window.holds(moment):
+            return "<now>"
     return value
 
 

@@ -84,3 +84,21 @@ def test_ignored_columns() -> None:
     agent = canonical(Snapshot({"deals": [_deal("Robots", 1, notes="b")]}), {OWNER, CONTACT},
                       WINDOW, {"deals": ["notes"]})
     assert diff(gold, agent) == []
+
+
+def test_inside_json_columns_ids_keys_and_times_are_canonical() -> None:
+    def meta(key: str, message: str) -> Row:
+        return _deal("Robots", 1, custom_fields={
+            "idempotency_key": key, "outbound_message_id": message, "owner": OWNER,
+            "sent": (START + timedelta(seconds=3)).isoformat(), "note": "kept",
+            "history": [{"at": "2020-01-01T00:00:00+00:00", "by": str(uuid.uuid4())}]})
+
+    gold = _state(meta("gold:case:0", str(uuid.uuid4())))
+    agent = _state(meta("turn:abc:call_1", str(uuid.uuid4())))
+    fields = gold["deals"][0]["custom_fields"]
+    assert fields == {"outbound_message_id": "<new>", "owner": OWNER, "sent": "<now>",
+                      "note": "kept",
+                      "history": [{"at": "2020-01-01T00:00:00+00:00", "by": "<new>"}]}
+    assert diff(gold, agent) == []
+    [found] = diff(gold, _state(_deal("Robots", 1, custom_fields={"note": "changed"})))
+    assert found.columns == ("custom_fields",)
