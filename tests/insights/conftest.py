@@ -75,9 +75,15 @@ class Seed:
             await InsightRepository(session, self.ws.scope).mark_seen([insight_id])
 
 
+def midday() -> datetime:
+    """Today at noon UTC: detectors reason in UTC days (overdue since, spent today, this month),
+    so a test's clock stays clear of midnight whenever it runs."""
+    return datetime.now(UTC).replace(hour=12, minute=0, second=0, microsecond=0)
+
+
 @pytest.fixture
 def now() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    return midday()
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -31,7 +31,7 @@ from store.models.ai import ActionStatus, InsightStatus, InsightSweep, NeptuneAc
 from store.models.core import MemberRole, Workspace
 from store.tenancy import scoped_session
 from tests.conftest import create_workspace
-from tests.insights.conftest import Seed
+from tests.insights.conftest import Seed, midday
 from tests.insights.test_detectors import stalled_fire, tasks_fire
 from tests.model_server import Call, ModelServer, Text, ToolCalls
 from tests.runtime.conftest import new_conversation, settings_for
@@ -66,7 +66,7 @@ async def insight_db(insight_urls: DatabaseUrls) -> AsyncIterator[Database]:
 @pytest.fixture
 async def seeded(insight_db: Database) -> Seed:
     ws = await create_workspace(insight_db.sessions)
-    return Seed(insight_db.sessions, ws, datetime.now(UTC).replace(microsecond=0))
+    return Seed(insight_db.sessions, ws, midday())
 
 
 def worker(db: Database, urls: DatabaseUrls, clock: Callable[[], datetime] | None = None,
