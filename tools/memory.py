@@ -5,9 +5,10 @@ starts in April"); it is stored with an embedding (`memory_facts`) so a turn rec
 relevant to what was just said (`recall_relevant`, used by the context builder) rather than
 every fact. Another member's own facts are invisible: forgetting one is not-found.
 
-Preferences (tone, verbosity, language, time zone) and shortcuts are the caller's own row in
-`ai_user_preferences`, the one the system prompt reads, so "be more concise from now on" takes
-effect from the next turn.
+Preferences (tone, verbosity, language, time zone, favourite agents) and shortcuts are the
+caller's own row in `ai_user_preferences`, the one the system prompt reads, so "be more concise
+from now on" takes effect from the next turn. A fact with no vector from the current embedder
+(stored while it was unavailable, or by another model) is matched by shared words instead.
 """
 
 from __future__ import annotations
