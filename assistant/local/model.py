@@ -31,7 +31,15 @@ import yaml  # type: ignore[import-untyped]
 from assistant.local import arguments as args_of
 from assistant.local import lookup
 from assistant.local.cache import embed_cached
-from assistant.local.select import NOUNS, Choice, IntentClassifier, Profile, profile, rank
+from assistant.local.select import (
+    NOUNS,
+    Choice,
+    IntentClassifier,
+    Profile,
+    WordClassifier,
+    profile,
+    rank,
+)
 from tools.registry import Tool, ToolRegistry
 
 NAME = "neptune-local"
@@ -85,6 +93,7 @@ class LocalModel:
         self.embed = embed  # callable: list[str] -> array of unit vectors, or None (lexical only)
         self._profiles: dict[str, Profile] = {}
         self._intent: IntentClassifier | None = None
+        self._worded: WordClassifier | None = None
 
     # -- the protocol ------------------------------------------------------------------------
     def respond(self, messages: Sequence[Mapping[str, Any]], offered: Sequence[str],
@@ -112,9 +121,11 @@ class LocalModel:
             return None
         self.warm(tools)
         query = self._embed_one(text)
-        intent = (self._intent.probabilities(query, [t.name for t in tools])
+        names = [t.name for t in tools]
+        intent = (self._intent.probabilities(query, names)
                   if self._intent is not None and query is not None else None)
-        ranked = rank(text, [self._profile(t) for t in tools], query, intent)
+        worded = self._worded.probabilities(text, names) if self._worded is not None else None
+        ranked = rank(text, [self._profile(t) for t in tools], query, intent, worded)
         return ranked[0] if ranked and ranked[0].score >= MIN_SCORE else None
 
     def _plan(self, tool: Tool, request: Request, tools: Sequence[Tool], now: datetime,
@@ -169,6 +180,12 @@ class LocalModel:
                 at += len(group)
             self._profiles[tool.schema_hash] = prepared
         self._intent = self._train_intent()
+        pairs = [(t.name, u) for t in self._tools() for u in utterances(t)]
+        self._worded = (WordClassifier.train([u for _, u in pairs], [n for n, _ in pairs])
+                        if pairs else None)
+
+    def _tools(self) -> list[Tool]:
+        return [p.tool for p in self._profiles.values()]
 
     def _train_intent(self) -> IntentClassifier | None:
         prepared = [p for p in self._profiles.values() if p.examples is not None]

@@ -12,8 +12,9 @@ Each offered tool gets a score from four signals:
   the closest few (the all-MiniLM model knowledge search already uses; embedded once per tool
   version and cached);
 - intent: the probability a softmax regression trained on those same utterances' embeddings
-  gives the tool, among the offered ones. Nearest examples reward a message close to one way
-  of saying a tool; the regression learns which directions of the embedding separate tools
+  gives the tool, among the offered ones, plus the probability a naive Bayes model of their
+  words and word pairs gives it (exact words the embedding blurs: "unschedule", "reimburse").
+  Nearest examples reward a message close to one way of saying a tool; the regression learns which directions of the embedding separate tools
   from their neighbours (create from update, deal from prospect), which the averaged
   similarity cannot. Trained in about a second when the model warms up.
 The lexical signals read the message without its quoted titles, emails and links, and without
@@ -25,6 +26,7 @@ not let them use.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -123,6 +125,7 @@ NOUNS: dict[str, tuple[str, ...]] = {
     "memory": ("memory",),
 }
 INTENT_WEIGHT = 2.0
+WORDS_WEIGHT = 1.0
 VERB_WEIGHT = 0.3
 NOUN_WEIGHT = 0.45
 WORD_WEIGHT = 0.3
@@ -178,11 +181,13 @@ HEADED = re.compile(r"^\s*(?P<head>[^:]{2,60}?)\s*:\s+\S")
 
 
 def rank(text: str, profiles: Sequence[Profile], query: np.ndarray | None,
-         intent: Mapping[str, float] | None = None) -> list[Choice]:
+         intent: Mapping[str, float] | None = None,
+         worded: Mapping[str, float] | None = None) -> list[Choice]:
     plain = _command(QUOTED.sub(" ", text))
     lowered = f" {plain.lower()} "
     stems = {stem(w) for w in words(plain)}
     intent = intent or {}
+    worded = worded or {}
     verbs = {v for v in {p.verb for p in profiles} if _verb_said(v, lowered, stems)}
     choices = []
     for p in profiles:
@@ -190,7 +195,8 @@ def rank(text: str, profiles: Sequence[Profile], query: np.ndarray | None,
         nouns = sum(1.0 for n in p.nouns if _noun_said(n, lowered, stems)) / max(1, len(p.nouns))
         verb = VERB_WEIGHT if p.verb in verbs else (-0.1 if verbs else 0.0)
         score = (MEANING_WEIGHT * _meaning(p, query) + WORD_WEIGHT * lexical
-                 + NOUN_WEIGHT * nouns + verb + INTENT_WEIGHT * intent.get(p.tool.name, 0.0))
+                 + NOUN_WEIGHT * nouns + verb + INTENT_WEIGHT * intent.get(p.tool.name, 0.0)
+                 + WORDS_WEIGHT * worded.get(p.tool.name, 0.0))
         choices.append(Choice(p.tool, score))
     return sorted(choices, key=lambda c: c.score, reverse=True)
 
@@ -269,3 +275,44 @@ class IntentClassifier:
 def _softmax(logits: np.ndarray) -> np.ndarray:
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return np.asarray(shifted / shifted.sum(axis=1, keepdims=True))
+
+
+class WordClassifier:
+    """Multinomial naive Bayes over a message's word stems and stem pairs (quoted titles left
+    out), trained on the tools' utterances by counting: instant to train, ~1 ms to apply."""
+
+    SMOOTHING = 0.5
+
+    def __init__(self, names: Sequence[str], vocabulary: Mapping[str, int],
+                 log_probs: np.ndarray) -> None:
+        self.names = list(names)
+        self.index = {name: i for i, name in enumerate(self.names)}
+        self.vocabulary = vocabulary
+        self.log_probs = log_probs  # (vocabulary, tools)
+
+    @classmethod
+    def train(cls, texts: Sequence[str], labels: Sequence[str]) -> WordClassifier:
+        names = sorted(set(labels))
+        index = {name: i for i, name in enumerate(names)}
+        said = [features(text) for text in texts]
+        vocabulary = {w: i for i, w in enumerate(sorted({w for f in said for w in f}))}
+        counts = np.zeros((len(vocabulary), len(names)), dtype=np.float32)
+        for found, label in zip(said, labels, strict=True):
+            for word in found:
+                counts[vocabulary[word], index[label]] += 1
+        totals = counts.sum(axis=0) + cls.SMOOTHING * len(vocabulary)
+        return cls(names, vocabulary, np.log((counts + cls.SMOOTHING) / totals))
+
+    def probabilities(self, text: str, offered: Sequence[str]) -> dict[str, float]:
+        known = [name for name in offered if name in self.index]
+        rows = [self.vocabulary[w] for w in features(text) if w in self.vocabulary]
+        if not known or not rows:
+            return {}
+        columns = [self.index[name] for name in known]
+        logits = self.log_probs[np.ix_(rows, columns)].sum(axis=0)
+        return dict(zip(known, _softmax(logits[None, :])[0].tolist(), strict=True))
+
+
+def features(text: str) -> list[str]:
+    stems = [stem(w) for w in words(QUOTED.sub(" ", text))]
+    return stems + [f"{a}_{b}" for a, b in itertools.pairwise(stems)]
