@@ -14,9 +14,10 @@ Each offered tool gets a score from four signals:
 - intent: the probability a softmax regression trained on those same utterances' embeddings
   gives the tool, among the offered ones, plus the probability a naive Bayes model of their
   words and word pairs gives it (exact words the embedding blurs: "unschedule", "reimburse").
-  Nearest examples reward a message close to one way of saying a tool; the regression learns which directions of the embedding separate tools
-  from their neighbours (create from update, deal from prospect), which the averaged
-  similarity cannot. Trained in about a second when the model warms up.
+  Nearest examples reward a message close to one way of saying a tool; the regression learns
+  which directions of the embedding separate tools from their neighbours (create from update,
+  deal from prospect), which the averaged similarity cannot. Both are trained in about a
+  second when the model warms up.
 The lexical signals read the message without its quoted titles, emails and links, and without
 what follows a lead-in and a colon: a task called 'Migrate invoices to cents' is not a request
 about invoices, and "task: update the questionnaire" creates a task.
