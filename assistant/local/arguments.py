@@ -81,6 +81,12 @@ def _resolved(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, 
     return schema
 
 
+def is_amount(name: str) -> bool:
+    """A money, currency or date field: values an answer can give beside what was asked."""
+    return (name in MONEY_FIELDS or name == "currency"
+            or name.endswith(("_amount", "_date", "_at", "_on", "_cents")))
+
+
 def is_id(name: str) -> bool:
     return name.endswith(("_id", "_ids")) or name == "round_robin_members"
 
@@ -170,7 +176,7 @@ def _value(name: str, schema: dict[str, Any], r: Reading) -> Any:
     if "phone" in name:
         return _first(x.phones_as_written(r.text))
     if "url" in name:
-        return _first(re.findall(r"https?://\S+", r.text))
+        return _first([u.rstrip(".,;:!?)'\"") for u in re.findall(r"https?://\S+", r.text)])
     if name.endswith("_number"):
         return _first(re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", r.text))
     if name == "job_title":
@@ -204,9 +210,15 @@ def _tag(r: Reading) -> str | None:
 #: Fields named by the word after their value: "the Help Center collection", "based on the
 #: lead-enrichment template".
 NAMED_BEFORE = frozenset({"template", "collection", "category", "folder"})
+#: Leading verbs that say what to do with a thing, never part of its name.
+ACTIONS = frozenset({"follow", "track", "bundle", "grab", "install", "save", "store", "keep",
+                     "build", "prepare", "prep", "set", "setup", "launch", "ping", "tell"})
 
 
 def _named_before(name: str, text: str) -> str | None:
+    said = re.search(rf"\bwith\s+(.+?)\s+as\s+(?:the\s+|its\s+)?{name}\b", text, re.IGNORECASE)
+    if said:
+        return said[1].strip(" '\"")
     match = re.search(rf"\b(?:into|in|from|on|of|to|using|use)\s+(?:the\s+|our\s+)?['\"]?"
                       rf"([\w][\w .&-]{{0,40}}?)['\"]?\s+{name}\b", text, re.IGNORECASE)
     return match[1] if match and match[1].lower() not in QUESTION | CONNECT else None
@@ -215,7 +227,7 @@ def _named_before(name: str, text: str) -> str | None:
 def _field_said(name: str, text: str) -> str | None:
     """`name is X`, `name: X`, `name X` for a plain string field ("password Orbit2026"), or
     "the X collection" for the fields named after their value."""
-    if name in NAMED_BEFORE:
+    if name in NAMED_BEFORE or name == "input":
         before = _named_before(name, text)
         if before:
             return before
@@ -355,6 +367,8 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     word "lead" names what to create, not its status."""
     head = _command_end(r)
     text = r.text[head:] if name in ("status", "stage") else r.text
+    # "called"/"named" introduce a name; they never mean a "call" type or status.
+    text = re.sub(r"\b(?:called|named|titled)\b.*$", " ", text, flags=re.IGNORECASE)
     value = x.fuzzy_choice(text, options)
     if value is None and name in ("status", "stage", "role", "priority", "type"):
         value = _synonym(name, options, r.text)
@@ -496,7 +510,8 @@ def _masked(r: Reading) -> str:
 
 def _strip_command(clause: str, nouns: frozenset[str]) -> str:
     words = clause.split()
-    skip = COMMAND | nouns | {n + "s" for n in nouns} | {"to-do", "todo", "opportunity"}
+    skip = (COMMAND | ACTIONS | nouns | {n + "s" for n in nouns}
+            | {"to-do", "todo", "opportunity"})
     while words and (words[0].lower().strip(":,.'\"") in skip):
         if len(words) > 1 and words[1].isdigit() and words[0].lower() in nouns:
             break  # "Sprint 16" is a name

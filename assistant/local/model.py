@@ -59,6 +59,9 @@ ABOUT_ME = re.compile(r"\b(are you|who are you|what are you)\b.*\b(llm|language 
 CREATING = frozenset({"create", "add", "log", "draft", "submit", "invite", "post", "send",
                       "reply", "notify", "remember", "record", "save", "upload", "import",
                       "register", "install"})
+#: Fields whose answer is taken whole.
+LONG_TEXT = frozenset({"description", "content", "body", "system_prompt", "summary", "message",
+                       "instructions", "notes", "text", "objective", "task", "prompt"})
 LOOKUP_ID = re.compile(r"^lookup__(?P<tool>[a-z0-9_]+?)__(?P<field>[a-z0-9_]+?)__(?P<mode>[qap])")
 
 
@@ -266,9 +269,12 @@ def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str]
     name = request.field
     if name is None or name not in tool.args_model.model_fields or args_of.is_id(name):
         return {}
+    if name in LONG_TEXT:  # a description or a prompt is the whole answer, commas and all
+        return {name: request.answer.strip()}
     from_answer = args_of.extract(tool.args_model, request.answer, now, nouns)
-    # Values the answer gives besides (its currency, a date) fill fields nothing else did.
-    extra = {k: v for k, v in from_answer.items() if k != name and k not in args_of.FREE_TEXT}
+    # Amounts and dates the answer gives besides fill fields nothing else did ("$199" is
+    # also the currency).
+    extra = {k: v for k, v in from_answer.items() if k != name and args_of.is_amount(k)}
     if name in from_answer:
         return {**extra, name: from_answer[name]}
     title = args_of.title_of(args_of.Reading.of(request.answer, now, nouns))

@@ -74,11 +74,17 @@ def tags(text: str, masked: str) -> list[str] | None:
     return [t for t in (s.strip().lower() for s in said) if t] or None
 
 
+_INTRO_FOR = re.compile(
+    r"\b(?:that|which|who|about|asking(?: us)?(?: to)?|saying|because|for|on)\s+(.+)$",
+    re.IGNORECASE)
+
+
 def required_text(name: str, masked: str) -> str | None:
     """The words a required description or prompt is made of, or None when there are none.
     "to ..." introduces a task or an objective, but for a document's content "to the
     knowledge base" says where it goes."""
-    intro = _INTRO if name in ("task", "objective", "goal", "instructions") else _INTRO_NO_TO
+    intro = (_INTRO if name in ("task", "objective", "goal", "instructions")
+             else _INTRO_FOR if name == "description" else _INTRO_NO_TO)
     for source in (_after_mark(masked), _introduced(masked, intro)):
         if source:
             cleaned = _tidy(source)
@@ -174,6 +180,8 @@ def _tidy(text: str) -> str:
         words.pop()
     while words and words[-1].lower() in ("for", "at", "on", "by", "to", "from", "and", ","):
         words.pop()
+    while words and words[0].lower() in ("the", "a", "an"):
+        words.pop(0)
     return " ".join(words).strip(" .,;:!?'\"")
 
 
