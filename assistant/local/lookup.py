@@ -123,9 +123,10 @@ def reference(text: str, kind: str) -> str | None:
 @dataclass(frozen=True)
 class Match:
     id: str
-    shared: int  # distinctive words the message and the record share
+    shared: int  # the score: words shared, those of the record's name twice, +2 if whole
     whole: bool  # every distinctive word of the record's name is in the message
     label: str
+    words: int = 0  # distinctive words the message and the record share
 
 
 def items(result: Any) -> list[Mapping[str, Any]]:
@@ -147,9 +148,12 @@ def best(text: str, records: Sequence[Mapping[str, Any]], kind: str) -> Match | 
         label = label_of(record)
         name_words = _words(label) - NOT_DISTINCT - set(kind.split("_"))
         words = _record_words(record) - NOT_DISTINCT - set(kind.split("_"))
+        # A word of the record's name counts twice: "Coho Winery onboarding" means the deal
+        # named "Onboarding package", not another whose notes mention onboarding.
         shared = len(said & words)
         whole = bool(name_words) and name_words <= said
-        scored.append(Match(str(rid), shared + (2 if whole else 0), whole, label))
+        scored.append(Match(str(rid), shared + len(said & name_words) + (2 if whole else 0),
+                            whole, label, shared))
     scored.sort(key=lambda m: m.shared, reverse=True)
     if not scored or scored[0].shared == 0:
         return None
@@ -160,7 +164,7 @@ def best(text: str, records: Sequence[Mapping[str, Any]], kind: str) -> Match | 
 
 def sure(match: Match, text: str, kind: str) -> bool:
     """Strong enough to fill an optional field the user may not have meant."""
-    if match.whole or match.shared >= 3:
+    if match.whole or match.words >= 3:
         return True
     first = match.label.split()[0] if match.label else ""
     said = bool(first) and re.search(rf"\b{re.escape(first)}\b", text) is not None
