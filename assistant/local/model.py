@@ -43,6 +43,10 @@ from assistant.local.select import (
 from tools.registry import Tool, ToolRegistry
 
 NAME = "neptune-local"
+#: How many next-best tools are tried when the first one's record is not found, and how close
+#: to the best score they must be.
+ALTERNATIVES = 3
+CLOSE = 0.75
 MIN_SCORE = 0.45
 SELF = ("I'm Neptune's built-in offline assistant: not a large language model, but rules and a "
         "small local embedding model that map what you ask to Neptune's tools. I can list, find, "
@@ -120,19 +124,23 @@ class LocalModel:
         return self._plan(choice.tool, request, tools, now, [])
 
     def choose(self, text: str, tools: Sequence[Tool]) -> Choice | None:
+        ranked = self.ranked(text, tools)
+        return ranked[0] if ranked and ranked[0].score >= MIN_SCORE else None
+
+    def ranked(self, text: str, tools: Sequence[Tool]) -> list[Choice]:
+        """Every offered tool, best first."""
         if not tools or not text.strip():
-            return None
+            return []
         self.warm(tools)
         query = self._embed_one(text)
         names = [t.name for t in tools]
         intent = (self._intent.probabilities(query, names)
                   if self._intent is not None and query is not None else None)
         worded = self._worded.probabilities(text, names) if self._worded is not None else None
-        ranked = rank(text, [self._profile(t) for t in tools], query, intent, worded)
-        return ranked[0] if ranked and ranked[0].score >= MIN_SCORE else None
+        return rank(text, [self._profile(t) for t in tools], query, intent, worded)
 
     def _plan(self, tool: Tool, request: Request, tools: Sequence[Tool], now: datetime,
-              looked: Sequence[Looked]) -> Reply:
+              looked: Sequence[Looked], tried: frozenset[str] = frozenset()) -> Reply:
         nouns = _with_aliases(self._profile(tool).nouns)
         values = args_of.extract(tool.args_model, request.text, now, nouns,
                                  creating=tool.name.split("_")[0] in CREATING)
@@ -148,17 +156,38 @@ class LocalModel:
         if calls:
             return Reply(calls=calls)
         missing = _missing(tool, values, ids=False) or _missing(tool, values, ids=True)
+        if missing and missing in unfound:
+            other = self._alternative(tool, missing, request, tools, tried | {tool.name})
+            if other is not None:
+                return self._plan(other, request, tools, now, [], tried | {tool.name})
         if missing:
             return Reply(_question(tool, missing, missing in unfound))
         return Reply(calls=[(_call_id(), tool.name, values)])
 
+    def _alternative(self, tool: Tool, missing: str, request: Request, tools: Sequence[Tool],
+                     tried: frozenset[str]) -> Tool | None:
+        """When the record a tool needs is not there ("rename Task Router": no task is called
+        that), the next-best tool that looks up another kind of record, if it scored close
+        ("Task Router" is an agent). The records decide between readings of the words."""
+        ranked = self.ranked(request.text, tools)
+        if not ranked:
+            return None
+        kind = lookup.kind_of(missing)
+        for choice in ranked[1:1 + ALTERNATIVES]:
+            if choice.score < ranked[0].score * CLOSE:
+                break
+            if choice.tool.name not in tried and _looks_up_other(choice.tool, kind):
+                return choice.tool
+        return None
+
     # -- after tool results ------------------------------------------------------------------
     def _after_tools(self, messages: Sequence[Mapping[str, Any]], tools: list[Tool],
                      now: datetime) -> Reply:
-        looked, target = _looked(messages)
+        looked, target, tried = _looked(messages)
         planned = self.registry.get(target) if target else None
         if planned is not None:
-            return self._plan(planned, current_request(messages), tools, now, looked)
+            return self._plan(planned, current_request(messages), tools, now, looked,
+                              tried - {planned.name})
         results = _trailing_results(messages)
         return Reply(" ".join(describe(name, payload) for name, payload in
                               _named_results(messages, results)))
@@ -281,10 +310,13 @@ def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str]
     return {**extra, name: title or request.answer.strip()}
 
 
-def _looked(messages: Sequence[Mapping[str, Any]]) -> tuple[list[Looked], str | None]:
-    """The lookups made since the user last spoke, and the tool they serve."""
+def _looked(messages: Sequence[Mapping[str, Any]],
+            ) -> tuple[list[Looked], str | None, frozenset[str]]:
+    """The lookups made since the user last spoke for the tool they now serve (the latest
+    planned), that tool, and every tool lookups were made for (tried before it)."""
     looked: list[Looked] = []
     target = None
+    tried: set[str] = set()
     for message in reversed(messages):
         if message.get("role") == "user":
             break
@@ -292,10 +324,19 @@ def _looked(messages: Sequence[Mapping[str, Any]]) -> tuple[list[Looked], str | 
         if message.get("role") != "tool" or plan is None:
             continue
         target = target or plan["tool"]
+        tried.add(plan["tool"])
+        if plan["tool"] != target:
+            continue
         payload = _payload(message)
         result = payload.get("result") if isinstance(payload, Mapping) else None
         looked.append(Looked(plan["field"], plan["mode"], lookup.items(result)))
-    return looked, target
+    return looked, target, frozenset(tried)
+
+
+def _looks_up_other(tool: Tool, kind: str) -> bool:
+    """Whether a tool needs a record of another kind than `kind`, found by a lookup."""
+    return any(args_of.is_id(name) and info.is_required() and lookup.kind_of(name) != kind
+               for name, info in tool.args_model.model_fields.items())
 
 
 def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Sequence[Tool],
