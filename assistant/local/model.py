@@ -29,7 +29,7 @@ import numpy as np
 import yaml  # type: ignore[import-untyped]
 
 from assistant.local import arguments as args_of
-from assistant.local import lookup
+from assistant.local import lookup, select
 from assistant.local.cache import embed_cached
 from assistant.local.select import (
     NOUNS,
@@ -45,8 +45,8 @@ from tools.registry import Tool, ToolRegistry
 NAME = "neptune-local"
 #: How many next-best tools are tried when the first one's record is not found, and how close
 #: to the best score they must be.
-ALTERNATIVES = 3
-CLOSE = 0.75
+ALTERNATIVES = 2
+CLOSE = 0.4
 MIN_SCORE = 0.45
 SELF = ("I'm Neptune's built-in offline assistant: not a large language model, but rules and a "
         "small local embedding model that map what you ask to Neptune's tools. I can list, find, "
@@ -167,16 +167,19 @@ class LocalModel:
     def _alternative(self, tool: Tool, missing: str, request: Request, tools: Sequence[Tool],
                      tried: frozenset[str]) -> Tool | None:
         """When the record a tool needs is not there ("rename Task Router": no task is called
-        that), the next-best tool that looks up another kind of record, if it scored close
-        ("Task Router" is an agent). The records decide between readings of the words."""
+        that), the next-best tool that looks up another kind of record ("Task Router" is an
+        agent) or creates one of this kind, if it scored close. The records decide between
+        readings of the words."""
         ranked = self.ranked(request.text, tools)
-        if not ranked:
+        if not ranked or len(tried) > ALTERNATIVES:
             return None
         kind = lookup.kind_of(missing)
-        for choice in ranked[1:1 + ALTERNATIVES]:
+        making = select.verb_said("create", request.text)
+        for choice in ranked[1:1 + 2 * ALTERNATIVES]:
             if choice.score < ranked[0].score * CLOSE:
                 break
-            if choice.tool.name not in tried and _looks_up_other(choice.tool, kind):
+            if choice.tool.name not in tried and (_looks_up_other(choice.tool, kind)
+                                                  or (making and _creates(choice.tool, kind))):
                 return choice.tool
         return None
 
@@ -331,6 +334,13 @@ def _looked(messages: Sequence[Mapping[str, Any]],
         result = payload.get("result") if isinstance(payload, Mapping) else None
         looked.append(Looked(plan["field"], plan["mode"], lookup.items(result)))
     return looked, target, frozenset(tried)
+
+
+def _creates(tool: Tool, kind: str) -> bool:
+    """Whether a tool makes a record of this kind ("new task in Sprint 15: ..." names no task
+    that exists: the next reading, creating one, is the one meant)."""
+    verb, _, noun = tool.name.partition("_")
+    return verb in CREATING and noun == kind
 
 
 def _looks_up_other(tool: Tool, kind: str) -> bool:

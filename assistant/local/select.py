@@ -209,6 +209,12 @@ def _command(text: str) -> str:
     return match["head"] if match else text
 
 
+def verb_said(verb: str, text: str) -> bool:
+    """Whether the message says this verb or a way of saying it ("new" creates)."""
+    plain = _command(QUOTED.sub(" ", text))
+    return _verb_said(verb, f" {plain.lower()} ", {stem(w) for w in words(plain)})
+
+
 def _verb_said(verb: str, lowered: str, stems: set[str]) -> bool:
     return stem(verb) in stems or any(said(cue, lowered) for cue in VERBS.get(verb, ()))
 
