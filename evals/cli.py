@@ -117,6 +117,7 @@ async def cmd_run(args: argparse.Namespace) -> int:
 
 async def run(args: argparse.Namespace, urls: DatabaseUrls) -> int:
     """`eval run` on the database server that holds `urls`."""
+    import prompts
     from assistant.settings import RuntimeSettings
     from evals import html, report
     from evals.runner import Harness, RunConfig
@@ -127,6 +128,11 @@ async def run(args: argparse.Namespace, urls: DatabaseUrls) -> int:
         print("neptune eval: no case matches", file=sys.stderr)
         return 1
     settings = RuntimeSettings()
+    unknown = set(args.prompt_versions or []) - set(prompts.versions())
+    if unknown:
+        print(f"neptune eval: no prompt version {', '.join(sorted(unknown))} (there are "
+              f"{', '.join(prompts.versions())})", file=sys.stderr)
+        return 2
     config = RunConfig(
         models=args.model or [settings.model],
         prompt_versions=args.prompt_versions or [settings.prompt_version],

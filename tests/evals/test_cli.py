@@ -76,3 +76,12 @@ async def test_eval_run_with_no_matching_case(db_urls: DatabaseUrls, tmp_path: P
                                       "--case", "nothing.*"])
     assert await run(args, db_urls) == 1
     assert "no case matches" in capsys.readouterr().err
+
+
+async def test_eval_run_refuses_an_unknown_prompt_version(
+        db_urls: DatabaseUrls, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "cases.yaml").write_text(DATASET, encoding="utf-8")
+    args = build_parser().parse_args(["run", "--dataset", str(tmp_path / "cases.yaml"),
+                                      "--prompt-version", "v99"])
+    assert await run(args, db_urls) == 2
+    assert "no prompt version v99 (there are v1" in capsys.readouterr().err
