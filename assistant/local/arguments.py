@@ -131,6 +131,25 @@ def extract(model: type[BaseModel], text: str, now: datetime,
     return found
 
 
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
+          "september", "october", "november", "december")
+
+
+def _period(r: Reading, found: dict[str, Any], options: list[str]) -> str | None:
+    """A named period for a report: dates given make it custom; a month said by name is this
+    or last month."""
+    if "custom" in options and ("start" in found or "end" in found):
+        return "custom"
+    lowered = r.text.lower()
+    said = [i + 1 for i, month in enumerate(MONTHS) if re.search(rf"\b{month}\b", lowered)]
+    if len(said) != 1:
+        return None
+    this = r.now.month
+    last = 12 if this == 1 else this - 1
+    named = {this: "this_month", last: "last_month"}.get(said[0])
+    return named if named in options else None
+
+
 def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Reading,
             found: dict[str, Any]) -> None:
     """Lists with a shape (`structured.READERS`), then a required free text still missing."""
@@ -140,6 +159,10 @@ def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Readin
             value = reader(r.text, _masked(r))
             if value is not None:
                 found[name] = value
+    if "period" in fields and "period" not in found:
+        period = _period(r, found, [str(v) for v in fields["period"].get("enum", ())])
+        if period:
+            found["period"] = period
     if {"field", "operator"} <= fields.keys():  # a rule on one contact field: its test
         said = structured.conditions(r.text)
         if said:
@@ -370,7 +393,7 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     # "called"/"named" introduce a name; they never mean a "call" type or status.
     text = re.sub(r"\b(?:called|named|titled)\b.*$", " ", text, flags=re.IGNORECASE)
     value = x.fuzzy_choice(text, options)
-    if value is None and name in ("status", "stage", "role", "priority", "type"):
+    if value is None and name in ("status", "stage", "role", "priority", "type", "category"):
         value = _synonym(name, options, r.text)
     if value is not None:
         r.spans.extend(_spans_of_words(r.text, [*value.replace("_", " ").split(), name]))
@@ -387,6 +410,11 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                "pending": ("approval queue", "awaiting", "waiting")},
     "role": {"viewer": ("read access", "read-only", "read only"),
              "admin": ("admin rights", "administrator")},
+    "category": {"travel": ("uber", "lyft", "taxi", "cab", "flight", "airport", "hotel", "train",
+                            "mileage", "airbnb"),
+                 "meals": ("lunch", "dinner", "breakfast", "coffee", "meal", "drinks"),
+                 "software": ("subscription", "saas"), "hardware": ("laptop", "monitor"),
+                 "office": ("office supplies", "stationery")},
 }
 
 
@@ -460,7 +488,7 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any]) -> str | None:
     if name in QUERY_FIELDS:
         return query_text(r)
     if name not in ("description", "notes", "note", "comment"):
-        said = _set_to(name, r)
+        said = _set_to(name, r) or _quoted_after(name, r.text)
         if said:
             return said
     keywords = {"body": ("saying", "says", "that says", "text"),
@@ -470,6 +498,8 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any]) -> str | None:
                 "summary": ("summary",), "objective": ("to",), "task": ("to",),
                 "goal": ("goal",)}.get(name)
     tail = _after_mark(r.text)
+    if name in ("reason", "lost_reason") and not tail:
+        tail = _after_comma(r.text)
     if name in ("body", "content", "message", "reason", "summary", "lost_reason") and tail:
         quoted = x.quoted(tail)
         return quoted[0] if quoted else tail
@@ -478,6 +508,23 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any]) -> str | None:
         if keyed and keyed not in found.values():
             return keyed
     return None
+
+
+def _after_comma(text: str) -> str | None:
+    """A reason given after the command and a comma: "void INV-7, they cancelled"."""
+    _, comma, tail = text.partition(",")
+    return tail.strip(" .!") or None if comma and len(tail.split()) >= 2 else None
+
+
+def _quoted_after(name: str, text: str) -> str | None:
+    """A field's value quoted right after its name: "subject 'Join us Dec 10'"."""
+    words = re.escape(name.replace("_", " "))
+    match = re.search(rf"\b{words}(?:\s+line)?\s*(?:is\s+|:\s*|=\s*)?(['\"\u2018\u201c])",
+                      text, re.IGNORECASE)
+    if match is None:
+        return None
+    inner = x.quoted(text[match.start(1):])
+    return inner[0] if inner else None
 
 
 def _after_mark(text: str) -> str | None:
@@ -496,7 +543,9 @@ def _clauses(r: Reading) -> list[str]:
     # After a colon, the part that follows is usually the thing itself ("new epic: Onboarding").
     if ":" in masked:
         head, _, tail = masked.partition(":")
-        if not _trim(_strip_command(head, r.nouns)):
+        left = _strip_command(head, r.nouns).split()
+        # "new task in Sprint 15: write notes": what the head keeps only places the thing.
+        if not left or left[0].lower() in ("in", "for", "on", "into", "to", "under"):
             parts = re.split(r"[,;()!?\n]|\s[-\u2013\u2014]\s", tail)
     return [p for p in parts if p.strip()]
 

@@ -29,6 +29,7 @@ import numpy as np
 import yaml  # type: ignore[import-untyped]
 
 from assistant.local import arguments as args_of
+from assistant.local import extract as x
 from assistant.local import lookup, select
 from assistant.local.cache import embed_cached
 from assistant.local.select import (
@@ -303,6 +304,9 @@ def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str]
         return {}
     if name in LONG_TEXT:  # a description or a prompt is the whole answer, commas and all
         return {name: request.answer.strip()}
+    if name in args_of.TITLE_FIELDS:  # a title is the answer, "Q1" and all, unless keyed
+        keyed = x.after_keyword(request.answer, ("called", "named", "titled", "call it"))
+        return {name: (keyed or request.answer).strip(" .!'\"")}
     from_answer = args_of.extract(tool.args_model, request.answer, now, nouns)
     # Amounts and dates the answer gives besides fill fields nothing else did ("$199" is
     # also the currency).
