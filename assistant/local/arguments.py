@@ -128,7 +128,30 @@ def extract(model: type[BaseModel], text: str, now: datetime,
                 found[name] = value
     found.update(_free_text(fields, reading, creating))
     _shaped(model, fields, reading, found)
+    _one_home(model, found)
     return found
+
+
+def _one_home(model: type[BaseModel], found: dict[str, Any]) -> None:
+    """One piece of text fills one field: a value two text fields got stays in the required
+    one (the reply's body, not its subject), else the first; a title that merely repeats
+    another value ("weekly-pipeline-digest template") is no title."""
+    by_value: dict[str, list[str]] = {}
+    for name, value in found.items():
+        if isinstance(value, str):
+            by_value.setdefault(value, []).append(name)
+    for names in by_value.values():
+        required = [n for n in names if model.model_fields[n].is_required()]
+        keeper = (required or names)[0]
+        for name in names:
+            if name != keeper:
+                del found[name]
+    for title in TITLE_FIELDS:
+        said = found.get(title)
+        if isinstance(said, str) and any(
+                isinstance(v, str) and v != said and v in said and len(v) >= 8
+                for n, v in found.items() if n != title and n not in FREE_TEXT):
+            del found[title]
 
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
@@ -206,6 +229,8 @@ def _value(name: str, schema: dict[str, Any], r: Reading) -> Any:
         return _job_title(r.text)
     if name == "tag":
         return _tag(r)
+    if name in ("vendor", "merchant", "supplier"):
+        return _vendor(r.text)
     value = _quantity(name, kind, schema.get("format"), r)
     if value is None and kind == "string" and name not in ("first_name", "last_name"):
         return _field_said(name, r.text)
@@ -217,6 +242,14 @@ def _job_title(text: str) -> str | None:
                       r"(?:the\s+|our\s+|an?\s+)?((?:[A-Z]{2,4}\b|[Hh]ead of \w+|[Vv][Pp] of \w+|"
                       r"\w+ (?:manager|director|engineer|lead|officer|designer))(?: of \w+)?)",
                       text)
+    return match[1] if match else None
+
+
+def _vendor(text: str) -> str | None:
+    """Who was paid: "lunch at Sweetgreen", "a Coursera licence", "bought from Dell"."""
+    name = r"([A-Z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)*)"
+    match = (re.search(rf"\b(?:at|from|with)\s+{name}", text)
+             or re.search(r"\bfor\s+(?:a|an|the|our|my)\s+([A-Z][\w&'.-]+)", text))
     return match[1] if match else None
 
 
@@ -392,9 +425,12 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     text = r.text[head:] if name in ("status", "stage") else r.text
     # "called"/"named" introduce a name; they never mean a "call" type or status.
     text = re.sub(r"\b(?:called|named|titled)\b.*$", " ", text, flags=re.IGNORECASE)
-    value = x.fuzzy_choice(text, options)
-    if value is None and name in ("status", "stage", "role", "priority", "type", "category"):
-        value = _synonym(name, options, r.text)
+    value = None
+    if name in ("status", "stage", "role", "priority", "type", "category"):
+        value = _synonym(name, options, r.text)  # a phrase ("approval queue") before a stem
+    value = value or x.fuzzy_choice(text, options)
+    if value is not None and name == "type" and value in r.nouns and not r.creating:
+        return None  # "show all documents" names the records, not their type
     if value is not None:
         r.spans.extend(_spans_of_words(r.text, [*value.replace("_", " ").split(), name]))
     return value
@@ -407,7 +443,8 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                "in_progress": ("working on", "underway", "started", "in progress"),
                "inactive": ("inactive",), "active": ("active again", "back with us"),
                "paused": ("pause", "hold off", "stop"), "completed": ("done sending",),
-               "pending": ("approval queue", "awaiting", "waiting")},
+               "pending": ("approval queue", "awaiting", "waiting"),
+               "draft": ("unpublished", "not published", "not live yet")},
     "role": {"viewer": ("read access", "read-only", "read only"),
              "admin": ("admin rights", "administrator")},
     "category": {"travel": ("uber", "lyft", "taxi", "cab", "flight", "airport", "hotel", "train",
@@ -476,6 +513,9 @@ def title_of(r: Reading) -> str | None:
         return _trim(RELATIVE.split(keyed, maxsplit=1)[0])
     for quoted in x.quoted(r.text):
         return quoted
+    tail = _colon_tail(r)
+    if tail:
+        return tail
     for clause in _clauses(r):
         left = _trim(_strip_command(clause, r.nouns))
         if left and any(w.lower() not in COMMAND | CONNECT | GENERIC for w in WORD.findall(left)):
@@ -545,9 +585,26 @@ def _clauses(r: Reading) -> list[str]:
         head, _, tail = masked.partition(":")
         left = _strip_command(head, r.nouns).split()
         # "new task in Sprint 15: write notes": what the head keeps only places the thing.
-        if not left or left[0].lower() in ("in", "for", "on", "into", "to", "under"):
+        if not left or left[0].lower() in PLACING:
             parts = re.split(r"[,;()!?\n]|\s[-\u2013\u2014]\s", tail)
     return [p for p in parts if p.strip()]
+
+
+PLACING = frozenset({"in", "for", "on", "into", "to", "under"})
+
+
+def _colon_tail(r: Reading) -> str | None:
+    """The thing itself, said after a colon whose head is only the command and where it goes
+    ("new task in Sprint 15: write release notes"): kept as said, its verb included."""
+    masked = _masked(r)
+    head, colon, tail = masked.partition(":")
+    if not colon or not tail.strip():
+        return None
+    left = _strip_command(head, r.nouns).split()
+    if left and left[0].lower() not in PLACING:
+        return None
+    first = re.split(r"[,;()!?\n]|\s[-\u2013\u2014]\s", tail)[0]
+    return _trim(first) or None
 
 
 def _masked(r: Reading) -> str:
@@ -602,6 +659,7 @@ QUESTION = frozenset([
     "on", "my", "i", "you", "find", "search", "look", "up", "for", "get", "pull", "see", "right",
     "now", "currently", "exist", "exists", "here", "please", "pls", "been", "being", "with",
     "who's", "this", "these", "those", "set", "up", "can", "could", "you", "tell",
+    "or", "and", "due", "before", "after", "since", "until",
 ])
 
 

@@ -158,9 +158,18 @@ def _taken(found: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, int, None
     return [(start, start + 1, None) for start, _ in found]
 
 
+def key_name(text: str, masked: str) -> str | None:
+    """A memory key as written: a snake_case name ("company_timezone") or a quoted one."""
+    snake = re.search(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b", text)
+    if snake:
+        return snake.group()
+    inner = x.quoted(text)
+    return inner[0] if inner else None
+
+
 READERS: dict[str, Callable[[str, str], Any]] = {
     "line_items": invoice_lines, "events": events, "tags": tags, "rules": rules,
-    "conditions": rules,
+    "conditions": rules, "key": key_name,
 }
 
 
@@ -174,8 +183,20 @@ def _introduced(text: str, intro: re.Pattern[str]) -> str | None:
     return match[1] if match else None
 
 
+#: After a comma, these start a new instruction rather than more of the description.
+_NEXT = frozenset({"put", "file", "mark", "charge", "bill", "book", "it", "please", "pls",
+                   "log", "add", "set", "and"})
+
+
 def _tidy(text: str) -> str:
-    words = re.sub(r"\s+", " ", text).strip(" .,;:!?'\"").split()
+    parts = text.split(",")
+    kept = [parts[0]]
+    for part in parts[1:]:
+        words = part.split()
+        if not words or words[0].lower() in _NEXT:
+            break
+        kept.append(part)
+    words = re.sub(r"\s+", " ", ",".join(kept)).strip(" .,;:!?'\"").split()
     while words and words[-1].lower().strip(".,!?") in ("please", "pls", "thanks", "it", "log"):
         words.pop()
     while words and words[-1].lower() in ("for", "at", "on", "by", "to", "from", "and", ","):
