@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -217,24 +218,38 @@ def _value(name: str, schema: dict[str, Any], r: Reading) -> Any:
         return _choice(name, [str(v) for v in schema["enum"]], r)
     if kind == "boolean":
         return _flag(name, r)
-    if "email" in name:
-        return _first(x.find_emails(r.text))
-    if "phone" in name:
-        return _first(x.phones_as_written(r.text))
-    if "url" in name:
-        return _first([u.rstrip(".,;:!?)'\"") for u in re.findall(r"https?://\S+", r.text)])
-    if name.endswith("_number"):
-        return _first(re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", r.text))
-    if name == "job_title":
-        return _job_title(r.text)
-    if name == "tag":
-        return _tag(r)
-    if name in ("vendor", "merchant", "supplier"):
-        return _vendor(r.text)
+    reader = next((read for test, read in NAMED_READERS if test(name)), None)
+    if reader is not None:
+        return reader(r)
     value = _quantity(name, kind, schema.get("format"), r)
     if value is None and kind == "string" and name not in ("first_name", "last_name"):
         return _field_said(name, r.text)
     return value
+
+
+def _source(r: Reading) -> str | None:
+    """Where a lead came from: "came in through a referral", "via LinkedIn"."""
+    came = re.search(r"\b(?:came in |found us |arrived )?(?:through|via)\s+(?:a |an |the )?"
+                     r"([\w-]+)", r.text, re.IGNORECASE)
+    return came[1].lower() if came else None
+
+
+def _link(r: Reading) -> str | None:
+    return _first([u.rstrip(".,;:!?)'\"") for u in re.findall(r"https?://\S+", r.text)])
+
+
+#: Fields read by what they are, whatever their type: (which names, how).
+NAMED_READERS: tuple[tuple[Callable[[str], bool], Callable[[Reading], Any]], ...] = (
+    (lambda n: "email" in n, lambda r: _first(x.find_emails(r.text))),
+    (lambda n: "phone" in n, lambda r: _first(x.phones_as_written(r.text))),
+    (lambda n: "url" in n, _link),
+    (lambda n: n.endswith("_number"),
+     lambda r: _first(re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", r.text))),
+    (lambda n: n == "job_title", lambda r: _job_title(r.text)),
+    (lambda n: n == "tag", lambda r: _tag(r)),
+    (lambda n: n in ("vendor", "merchant", "supplier"), lambda r: _vendor(r.text)),
+    (lambda n: n in ("source", "lead_source"), _source),
+)
 
 
 def _job_title(text: str) -> str | None:
@@ -501,6 +516,8 @@ def _set_to(name: str, r: Reading) -> str | None:
     return quoted[0] if quoted else _trim(value) or None
 
 
+#: Who is told, before what they are told: "(ping) Lee that the contract came back".
+TOLD = re.compile(r"^[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that\s+")
 #: Where a name said after "called" ends and what the thing does begins.
 RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+)\b",
                       re.IGNORECASE)
@@ -517,7 +534,7 @@ def title_of(r: Reading) -> str | None:
     if tail:
         return tail
     for clause in _clauses(r):
-        left = _trim(_strip_command(clause, r.nouns))
+        left = _trim(TOLD.sub("", _trim(_strip_command(clause, r.nouns))))
         if left and any(w.lower() not in COMMAND | CONNECT | GENERIC for w in WORD.findall(left)):
             return left
     return None

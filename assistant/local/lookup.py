@@ -11,7 +11,7 @@ of records. The record meant is the one whose words the message shares most; an 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,15 +108,21 @@ def takes_filter(tool: Tool) -> bool:
     return any(f in tool.args_model.model_fields for f in TEXT_FILTERS)
 
 
-def reference(text: str, kind: str) -> str | None:
+def reference(text: str, kind: str, taken: Collection[object] = ()) -> str | None:
     """The name a message gives a record: quoted, a code like INV-00042, a #channel, a person's
-    or a company's name."""
+    or a company's name, or the words between "the" and the kind ("the Lead enrichment grid").
+    Text already read as another argument (the new deal's quoted title) names nothing."""
     for found in (x.quoted(text), re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", text),
                   re.findall(r"#([\w-]+)", text)):
+        found = [f for f in found if f not in taken]
         if found:
             return found[0]
-    names = x.person_names(text) + x.company_names(text)
-    return names[0] if names else None
+    names = [n for n in x.person_names(text) + x.company_names(text) if n not in taken]
+    if names:
+        return names[0]
+    noun = re.escape(kind.split("_")[-1])
+    between = re.search(rf"\bthe\s+([A-Z][\w'&-]*(?:\s+[\w'&-]+){{0,4}}?)\s+{noun}s?\b", text)
+    return between[1] if between else None
 
 
 # -- choosing the record -------------------------------------------------------------------

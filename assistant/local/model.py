@@ -366,7 +366,7 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
         values[name] = [match.id] if name.endswith("_ids") else match.id
         return
     source = lookup.lookup_tool(name, tool, tools)
-    ref = lookup.reference(text, kind)
+    ref = lookup.reference(text, kind, [v for v in values.values() if isinstance(v, str)])
     if source is None or (not required and ref is None):
         return
     parent = lookup.parent_field(source)
