@@ -89,22 +89,25 @@ def select(cases: list[Case], patterns: list[str] | None, tags: list[str] | None
 class ProgressBar:
     """One line on stderr, redrawn after each trial."""
 
-    def __init__(self, total: int, *, enabled: bool) -> None:
-        self.total, self.enabled = total, enabled
+    def __init__(self, total: int, *, enabled: bool, redraw: bool) -> None:
+        self.total, self.enabled, self.redraw = total, enabled, redraw
         self.done = self.failed = 0
         self.started = time.perf_counter()
 
     def __call__(self, record: TrialRecord) -> None:
         self.done += 1
         self.failed += not record.passed
-        if not self.enabled:
+        tenth = max(1, self.total // 10)
+        if not self.enabled or not (self.redraw or self.done % tenth == 0
+                                    or self.done == self.total):
             return
         filled = int(30 * self.done / max(1, self.total))
         elapsed = time.perf_counter() - self.started
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} "
-                         f"trials, {self.failed} failed, {elapsed:.0f}s ")
-        if self.done == self.total:
-            sys.stderr.write("\n")
+        line = (f"[{'#' * filled}{'.' * (30 - filled)}] {self.done}/{self.total} trials, "
+                f"{self.failed} failed, {elapsed:.0f}s")
+        # A terminal redraws one line; a log (CI) gets a line every tenth of the run.
+        end = "\n" if not self.redraw or self.done == self.total else ""
+        sys.stderr.write(("\r" if self.redraw else "") + line + end)
         sys.stderr.flush()
 
 
@@ -140,7 +143,7 @@ async def run(args: argparse.Namespace, urls: DatabaseUrls) -> int:
         cache_dir=None if args.no_cache else args.cache_dir, judge_model=args.judge_model,
         user_model=args.user_model, datasets=[_shown(d) for d in datasets])
     total = len(cases) * len(config.models) * len(config.prompt_versions) * config.trials
-    bar = ProgressBar(total, enabled=not args.quiet and sys.stderr.isatty())
+    bar = ProgressBar(total, enabled=not args.quiet, redraw=sys.stderr.isatty())
     harness = Harness(urls, config, settings=settings, progress=bar)
     result = await harness.run(cases)
     print(report.terminal(result))

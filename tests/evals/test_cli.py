@@ -85,3 +85,17 @@ async def test_eval_run_refuses_an_unknown_prompt_version(
                                       "--prompt-version", "v99"])
     assert await run(args, db_urls) == 2
     assert "no prompt version v99 (there are v1" in capsys.readouterr().err
+
+
+def test_the_progress_bar_logs_every_tenth_when_not_on_a_terminal(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from evals.cli import ProgressBar
+    from evals.records import TrialRecord
+
+    bar = ProgressBar(20, enabled=True, redraw=False)
+    for n in range(20):
+        bar(TrialRecord(case_id="c", domain="crm", model="m", prompt_version="v1", trial=n,
+                        passed=n % 4 != 0))
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 10 and lines[0].startswith("[###......")
+    assert "20/20 trials, 5 failed" in lines[-1]
