@@ -523,6 +523,13 @@ RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S
                       re.IGNORECASE)
 
 
+def _names_another(left: str, text: str) -> bool:
+    """"new project for Proseware": a capitalised name after "for" is whom the thing is for,
+    not its title."""
+    return (bool(left) and left[0].isupper() and len(left.split()) <= 3
+            and re.search(rf"\bfor\s+{re.escape(left)}\W*(?:please|pls)?\W*$", text) is not None)
+
+
 def title_of(r: Reading) -> str | None:
     """The message's title: quoted text, text after "called"/"named", or what is left."""
     keyed = x.after_keyword(r.text, ("called", "named", "titled", "title", "name it", "call it"))
@@ -534,7 +541,10 @@ def title_of(r: Reading) -> str | None:
     if tail:
         return tail
     for clause in _clauses(r):
-        left = _trim(TOLD.sub("", _trim(_strip_command(clause, r.nouns))))
+        left = _trim(_strip_command(clause, r.nouns))
+        left = TOLD.sub("", left).strip() or left
+        if _names_another(left, r.text):
+            return None
         if left and any(w.lower() not in COMMAND | CONNECT | GENERIC for w in WORD.findall(left)):
             return left
     return None

@@ -112,17 +112,22 @@ def reference(text: str, kind: str, taken: Collection[object] = ()) -> str | Non
     """The name a message gives a record: quoted, a code like INV-00042, a #channel, a person's
     or a company's name, or the words between "the" and the kind ("the Lead enrichment grid").
     Text already read as another argument (the new deal's quoted title) names nothing."""
+    noun = re.escape(kind.split("_")[-1])
     for found in (x.quoted(text), re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", text),
                   re.findall(r"#([\w-]+)", text)):
-        found = [f for f in found if f not in taken]
+        found = [f for f in found if f not in taken or _named_as(f, noun, text)]
         if found:
             return found[0]
     names = [n for n in x.person_names(text) + x.company_names(text) if n not in taken]
     if names:
         return names[0]
-    noun = re.escape(kind.split("_")[-1])
     between = re.search(rf"\bthe\s+([A-Z][\w'&-]*(?:\s+[\w'&-]+){{0,4}}?)\s+{noun}s?\b", text)
     return between[1] if between else None
+
+
+def _named_as(name: str, noun: str, text: str) -> bool:
+    """Whether the text calls `name` a record of this kind: "the 'When not to automate' idea"."""
+    return re.search(rf"{re.escape(name)}['\"\u2019\u201d]?\s+{noun}s?\b", text) is not None
 
 
 # -- choosing the record -------------------------------------------------------------------

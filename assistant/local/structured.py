@@ -47,7 +47,8 @@ def invoice_lines(text: str, masked: str) -> list[dict[str, Any]] | None:
     lines = []
     single = _ONE_LINE.match(text)
     if single and x.find_money(single["price"]):
-        return [{"description": single["what"].strip(), "quantity": 1,
+        what = re.sub(r"^(?:one|a|an|1)\s+", "", single["what"].strip(), flags=re.IGNORECASE)
+        return [{"description": what, "quantity": 1,
                  "unit_price": _plain(x.find_money(single["price"])[0].amount)}]
     for match in _LINE.finditer(text):
         money = x.find_money(match["price"])

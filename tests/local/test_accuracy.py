@@ -19,8 +19,8 @@ from tests.local.labelled import load_cases
 from tools.catalog import load_catalog
 from tools.knowledge.embedder import LocalEmbedder
 
-TOOL_FLOOR = 0.86
-ARGS_FLOOR = 0.62
+TOOL_FLOOR = 0.88
+ARGS_FLOOR = 0.78
 
 
 async def test_the_labelled_set_meets_the_floors(database: Database) -> None:
