@@ -187,12 +187,15 @@ class LocalModel:
     # -- after tool results ------------------------------------------------------------------
     def _after_tools(self, messages: Sequence[Mapping[str, Any]], tools: list[Tool],
                      now: datetime) -> Reply:
-        looked, target, tried = _looked(messages)
-        planned = self.registry.get(target) if target else None
-        if planned is not None:
-            return self._plan(planned, current_request(messages), tools, now, looked,
-                              tried - {planned.name})
         results = _trailing_results(messages)
+        if any(LOOKUP_ID.match(call_id) for call_id, _ in results):
+            looked, target, tried = _looked(messages)
+            planned = self.registry.get(target) if target else None
+            if planned is not None:
+                return self._plan(planned, current_request(messages), tools, now, looked,
+                                  tried - {planned.name})
+        # The planned call itself has run (or waits for approval): say what came of it,
+        # never plan it again.
         return Reply(" ".join(describe(name, payload) for name, payload in
                               _named_results(messages, results)))
 
@@ -470,16 +473,22 @@ def describe(tool: str, payload: Any) -> str:
     if not payload.get("ok", True):
         return f"That didn't work: {payload.get('error', 'unknown error')}."
     result = payload.get("result")
-    items = lookup.items(result) if isinstance(result, Mapping) and not result.get("id") else None
-    if items is not None:
-        return _list_sentence(tool, items)
-    label = _label(result)
     verb = tool.split("_")[0]
+    if verb in ("list", "search", "query", "recall") and isinstance(result, Mapping):
+        return _list_sentence(tool, lookup.items(result))
+    label = _label(result) or _label(_inner(result))
     done = {"create": "Created", "add": "Added", "update": "Updated", "delete": "Deleted",
             "send": "Sent", "log": "Logged"}.get(verb)
     if done:
         return f"{done} {label}." if label else f"{done}."
     return f"Here it is: {label}." if label else "Done."
+
+
+def _inner(result: Any) -> Any:
+    """The one record a result wraps ({"contact": {...}, "changed": [...]})."""
+    if isinstance(result, Mapping):
+        return next((v for v in result.values() if isinstance(v, Mapping)), None)
+    return None
 
 
 def _list_sentence(tool: str, items: list[Any]) -> str:

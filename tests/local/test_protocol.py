@@ -44,3 +44,30 @@ async def test_default_model_is_offline_and_calls_tools(
     about = await turn(runtime, caller, conversation, "are you a large language model?")
     text = [e for e in about if e.type == "message.completed"][-1].content
     assert "not a large language model" in text
+
+
+async def test_a_lookup_then_an_action_runs_the_action_once_then_answers(
+        runtime: Runtime, make_workspace: MakeWorkspace, database: Database) -> None:
+    """"Add a note to Ada Lovelace": search, then update, then words; the update is never
+    planned again from the earlier lookup (it used to repeat until the step limit)."""
+    ws = await make_workspace()
+    async with scoped_session(database.sessions, ws.scope) as session:
+        await ContactRepository(session, ws.scope).create(
+            first_name="Ada", last_name="Lovelace", email="ada@engines.io")
+    caller = Caller.for_member(ws.workspace_id, ws.user_id, MemberRole.OWNER)
+    conversation = await new_conversation(database, ws)
+    events = await turn(runtime, caller, conversation, "Ada Lovelace got promoted to CTO")
+    started = [e.tool for e in events if e.type == "tool.started"]
+    assert "search_contacts" in started and started[-1] == "update_contact", started
+    assert started.count("update_contact") == 1, started
+    answer = [e for e in events if e.type == "message.completed"][-1].content
+    assert answer == "That needs your approval first; I've asked for it.", answer
+    required = next(e for e in events if e.type == "approval.required")
+    async with await runtime.decide(caller, required.pending_action_id, approve=True) as run:
+        after = await run.collect()
+    assert [e.tool for e in after if e.type == "tool.started"] == ["update_contact"]  # once
+    final = [e for e in after if e.type == "message.completed"][-1].content
+    assert final.startswith("Updated"), final
+    async with scoped_session(database.sessions, ws.scope) as session:
+        contacts = (await ContactRepository(session, ws.scope).list()).items
+    assert [c.job_title for c in contacts] == ["CTO"]
