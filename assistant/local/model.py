@@ -307,17 +307,20 @@ def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str]
         return {}
     if name in LONG_TEXT:  # a description or a prompt is the whole answer, commas and all
         return {name: request.answer.strip()}
-    if name in args_of.TITLE_FIELDS:  # a title is the answer, "Q1" and all, unless keyed
-        keyed = x.after_keyword(request.answer, ("called", "named", "titled", "call it"))
-        return {name: (keyed or request.answer).strip(" .!'\"")}
     from_answer = args_of.extract(tool.args_model, request.answer, now, nouns)
     # Amounts and dates the answer gives besides fill fields nothing else did ("$199" is
     # also the currency).
     extra = {k: v for k, v in from_answer.items() if k != name and args_of.is_amount(k)}
+    if name in args_of.TITLE_FIELDS:  # the answer is the title, "Q1" and all, unless it
+        keyed = (x.after_keyword(request.answer, ("called", "named", "titled", "call it"))
+                 or next(iter(x.quoted(request.answer)), None))  # says more ("..., $12.5k")
+        reading = args_of.Reading.of(request.answer, now, nouns)
+        title = keyed or (args_of.title_of(reading) if extra else None) or request.answer
+        return {**extra, name: title.strip(" .!'\"")}
     if name in from_answer:
         return {**extra, name: from_answer[name]}
-    title = args_of.title_of(args_of.Reading.of(request.answer, now, nouns))
-    return {**extra, name: title or request.answer.strip()}
+    said = args_of.title_of(args_of.Reading.of(request.answer, now, nouns))
+    return {**extra, name: said or request.answer.strip()}
 
 
 def _looked(messages: Sequence[Mapping[str, Any]],
