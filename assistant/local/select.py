@@ -45,13 +45,14 @@ STOP = frozenset({"a", "an", "the", "to", "of", "for", "in", "on", "at", "by", "
 
 #: Ways of saying a tool-name verb. A tool whose verb is not listed matches its verb only.
 VERBS: dict[str, tuple[str, ...]] = {
-    "create": ("add", "create", "new", "make", "log", "record", "open", "start", "register",
+    "create": ("add", "create", "new", "make", "log", "record", "open a", "open an", "start",
+               "register",
                "set up", "draft", "write", "build", "put together", "spin up", "need a"),
     "add": ("add", "attach", "put", "include", "new", "follow", "track"),
     "list": ("list", "show", "what are", "which", "all my", "overview", "how many", "see",
              "any", "anything", "what", "who"),
     "search": ("find", "search", "look up", "lookup", "who is", "anyone", "where is", "any",
-               "which", "mentioning", "tagged", "still open"),
+               "which", "mentioning", "tagged", "still open", "show", "list", "all my"),
     "get": ("details", "tell me about", "info on", "status of", "look at", "pull up", "open",
             "show me", "where are we", "how is", "how did", "history", "what did"),
     "update": ("update", "change", "move", "set", "rename", "mark", "edit", "bump", "push",

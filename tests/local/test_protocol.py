@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from assistant.local.model import LocalModel
 from assistant.runtime import Runtime
 from assistant.services import build_deps
 from assistant.settings import RuntimeSettings
@@ -15,7 +16,9 @@ from store.repositories.crm import ContactRepository
 from store.tenancy import scoped_session
 from tests.conftest import MakeWorkspace
 from tests.runtime.conftest import new_conversation
+from tools.catalog import load_catalog
 from tools.context import Caller
+from tools.knowledge.embedder import LocalEmbedder
 
 
 @pytest.fixture
@@ -71,3 +74,18 @@ async def test_a_lookup_then_an_action_runs_the_action_once_then_answers(
     async with scoped_session(database.sessions, ws.scope) as session:
         contacts = (await ContactRepository(session, ws.scope).list()).items
     assert [c.job_title for c in contacts] == ["CTO"]
+
+
+@pytest.fixture(scope="module")
+def offline() -> LocalModel:
+    return LocalModel(load_catalog(), LocalEmbedder().embed_blocking)
+
+
+@pytest.mark.parametrize(("text", "tool"), [
+    ("show my open deals over 50k", "search_deals"),  # "open" here is not "open a deal"
+    ("open a deal for Acme, $12k", "create_deal"),
+    ("list the open tasks", "list_tasks"),
+])
+def test_listing_and_creating_are_read_apart(offline: LocalModel, text: str, tool: str) -> None:
+    choice = offline.choose(text, list(offline.registry))
+    assert choice is not None and choice.tool.name == tool
