@@ -13,7 +13,9 @@ must be filled from the message's remaining words:
 
 from __future__ import annotations
 
+import functools
 import re
+import zoneinfo
 from collections.abc import Callable
 from typing import Any
 
@@ -168,9 +170,80 @@ def key_name(text: str, masked: str) -> str | None:
     return inner[0] if inner else None
 
 
+# -- schedules ------------------------------------------------------------------------------
+_CRON = re.compile(r"(?<![\w*/,-])(?:[\d*/,-]+\s+){4}[\d*/,-]+(?![\w*/,-])")
+_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_CLOCK = re.compile(r"\b(?:at\s+)?(?P<h>\d{1,2})(?::(?P<m>\d{2}))?\s*(?P<ap>am|pm|a\.m\.|p\.m\.)?",
+                    re.IGNORECASE)
+_PARTS = {"morning": 9, "noon": 12, "midday": 12, "afternoon": 14, "evening": 18, "night": 21}
+
+
+def cron(text: str, masked: str) -> str | None:
+    """A five-field cron from how people say a schedule: a cron written out, or "every
+    weekday at 7:30", "mondays and thursdays at 9am", "every morning", "hourly"."""
+    written = _CRON.search(text)
+    if written:
+        return " ".join(written.group().split())
+    lowered = text.lower()
+    if re.search(r"\b(?:hourly|every hour)\b", lowered):
+        return "0 * * * *"
+    days = _cron_days(lowered)
+    if days is None:
+        return None
+    minute, hour = _cron_time(lowered)
+    return f"{minute} {hour} * * {days}"
+
+
+def _cron_days(lowered: str) -> str | None:
+    if re.search(r"\b(?:weekdays?|every work ?day|monday to friday|mon-fri)\b", lowered):
+        return "1-5"
+    named = [str(i + 1 if i < 6 else 0) for i, day in enumerate(_DAYS)
+             if re.search(rf"\b{day}s?\b", lowered)]
+    if named and re.search(r"\bevery\b|\bon\s+\w+days\b|\w+days\b", lowered):
+        return ",".join(named)
+    if re.search(r"\b(?:daily|every day|each day|every (?:morning|evening|night|afternoon)|"
+                 r"nightly)\b", lowered):
+        return "*"
+    return None
+
+
+def _cron_time(lowered: str) -> tuple[int, int]:
+    for match in _CLOCK.finditer(lowered):
+        hour, minute, ap = int(match["h"]), int(match["m"] or 0), (match["ap"] or "")
+        said_at = match.group().strip().startswith("at") or match["m"] or ap
+        if not said_at or hour > 23 or minute > 59:
+            continue
+        if ap.startswith("p") and hour < 12:
+            hour += 12
+        if ap.startswith("a") and hour == 12:
+            hour = 0
+        return minute, hour
+    part = next((h for word, h in _PARTS.items() if word in lowered), 9)
+    return 0, part
+
+
+@functools.cache
+def _zones_by_city() -> dict[str, str]:
+    """IANA zones by their city ("berlin" -> "Europe/Berlin"), from the system's database."""
+    zones: dict[str, str] = {}
+    for zone in sorted(zoneinfo.available_timezones()):
+        if "/" in zone and not zone.startswith(("Etc/", "SystemV/", "US/")):
+            zones.setdefault(zone.rsplit("/", 1)[1].replace("_", " ").lower(), zone)
+    return zones
+
+
+def time_zone(text: str, masked: str) -> str | None:
+    """A zone named by a city: "7:30 Berlin time", "in New York time", or an IANA name."""
+    written = re.search(r"\b[A-Z][a-z]+/[A-Z][A-Za-z_]+\b", text)
+    if written and written.group() in zoneinfo.available_timezones():
+        return written.group()
+    said = re.search(r"\b([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\s+time\b", text)
+    return _zones_by_city().get(said[1].lower()) if said else None
+
+
 READERS: dict[str, Callable[[str, str], Any]] = {
     "line_items": invoice_lines, "events": events, "tags": tags, "rules": rules,
-    "conditions": rules, "key": key_name,
+    "conditions": rules, "key": key_name, "cron": cron, "timezone": time_zone,
 }
 
 
