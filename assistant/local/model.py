@@ -102,6 +102,7 @@ class LocalModel:
         self._profiles: dict[str, Profile] = {}
         self._intent: IntentClassifier | None = None
         self._worded: WordClassifier | None = None
+        self._last: tuple[tuple[str, tuple[str, ...]], list[Choice]] | None = None
 
     # -- the protocol ------------------------------------------------------------------------
     def respond(self, messages: Sequence[Mapping[str, Any]], offered: Sequence[str],
@@ -129,16 +130,23 @@ class LocalModel:
         return ranked[0] if ranked and ranked[0].score >= MIN_SCORE else None
 
     def ranked(self, text: str, tools: Sequence[Tool]) -> list[Choice]:
-        """Every offered tool, best first."""
+        """Every offered tool, best first. The last ranking is kept: a turn whose record is not
+        found asks again for the same text (`_alternative`), and need not embed it again."""
         if not tools or not text.strip():
             return []
+        key = (text, tuple(t.schema_hash for t in tools))
+        last = self._last
+        if last is not None and last[0] == key:
+            return last[1]
         self.warm(tools)
         query = self._embed_one(text)
         names = [t.name for t in tools]
         intent = (self._intent.probabilities(query, names)
                   if self._intent is not None and query is not None else None)
         worded = self._worded.probabilities(text, names) if self._worded is not None else None
-        return rank(text, [self._profile(t) for t in tools], query, intent, worded)
+        ranked = rank(text, [self._profile(t) for t in tools], query, intent, worded)
+        self._last = (key, ranked)
+        return ranked
 
     def _plan(self, tool: Tool, request: Request, tools: Sequence[Tool], now: datetime,
               looked: Sequence[Looked], tried: frozenset[str] = frozenset()) -> Reply:

@@ -34,8 +34,11 @@ _EVENT = re.compile(r"\b[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*\b")
 _TAGS = re.compile(
     r"\b(?:tag|label)\b.*?\b(?:with|as)\s+(?P<tags>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)",
     re.IGNORECASE)
-_INTRO = re.compile(r"\b(?:that|which|who|to|about|asking(?: us)?(?: to)?|saying|because)\s+(.+)$",
-                    re.IGNORECASE)
+#: Words that introduce what a required text says; "to" introduces a task ("ask it to ..."),
+#: "for"/"on" what an expense was for, but "to the knowledge base" says where content goes.
+_INTRO_WORDS = ("that", "which", "who", "about", r"asking(?: us)?(?: to)?", "saying", "because")
+_EXTRA_INTRO = {"task": ("to",), "objective": ("to",), "goal": ("to",), "instructions": ("to",),
+                "description": ("for", "on")}
 
 
 _ONE_LINE = re.compile(
@@ -77,17 +80,10 @@ def tags(text: str, masked: str) -> list[str] | None:
     return [t for t in (s.strip().lower() for s in said) if t] or None
 
 
-_INTRO_FOR = re.compile(
-    r"\b(?:that|which|who|about|asking(?: us)?(?: to)?|saying|because|for|on)\s+(.+)$",
-    re.IGNORECASE)
-
-
 def required_text(name: str, masked: str) -> str | None:
-    """The words a required description or prompt is made of, or None when there are none.
-    "to ..." introduces a task or an objective, but for a document's content "to the
-    knowledge base" says where it goes."""
-    intro = (_INTRO if name in ("task", "objective", "goal", "instructions")
-             else _INTRO_FOR if name == "description" else _INTRO_NO_TO)
+    """The words a required description or prompt is made of, or None when there are none."""
+    words = "|".join((*_INTRO_WORDS, *_EXTRA_INTRO.get(name, ())))
+    intro = re.compile(rf"\b(?:{words})\s+(.+)$", re.IGNORECASE)
     for source in (_after_mark(masked), _introduced(masked, intro)):
         if source:
             cleaned = _tidy(source)
@@ -96,8 +92,6 @@ def required_text(name: str, masked: str) -> str | None:
     return None
 
 
-_INTRO_NO_TO = re.compile(
-    r"\b(?:that|which|who|about|asking(?: us)?(?: to)?|saying|because)\s+(.+)$", re.IGNORECASE)
 # -- conditions on contacts (segments, routing and scoring rules) ----------------------------
 _FIELD_WORDS = (("lead score", "lead_score"), ("score", "lead_score"), ("job title", "job_title"),
                 ("title", "job_title"), ("source", "source"), ("company", "company"),
@@ -124,13 +118,11 @@ _CONDITIONS: list[tuple[str, re.Pattern[str]]] = [
 
 def conditions(text: str) -> list[dict[str, Any]]:
     """Tests on a contact the message states, in the order it states them."""
-    found: list[tuple[int, dict[str, Any]]] = []
+    found: dict[int, dict[str, Any]] = {}  # by where it starts: the first pattern wins
     for operator, pattern in _CONDITIONS:
         for match in pattern.finditer(text):
-            if any(start <= match.start() < end for start, end, _ in _taken(found)):
-                continue
-            found.append((match.start(), _condition(operator, match)))
-    return [condition for _, condition in sorted(found, key=lambda f: f[0])]
+            found.setdefault(match.start(), _condition(operator, match))
+    return [found[start] for start in sorted(found)]
 
 
 def rules(text: str, masked: str) -> dict[str, Any] | None:
@@ -155,10 +147,6 @@ def _condition(operator: str, match: re.Match[str]) -> dict[str, Any]:
 def _field(word: str) -> str:
     lowered = word.lower()
     return next(name for said, name in _FIELD_WORDS if said == lowered)
-
-
-def _taken(found: list[tuple[int, dict[str, Any]]]) -> list[tuple[int, int, None]]:
-    return [(start, start + 1, None) for start, _ in found]
 
 
 def key_name(text: str, masked: str) -> str | None:

@@ -119,17 +119,25 @@ def repeated_failures(
     return {o: n for o, n in failures.items() if n >= FAILURES_TO_FLAG and latest[o] in failed}
 
 
+async def _failing_owners(ctx: DetectorContext, runs_of: Any, owner: Any, status: Any,
+                          created: Any, done: tuple[Any, Any]) -> dict[uuid.UUID, int]:
+    """Who (an agent or a grid) failed repeatedly this week, from their finished runs
+    (`runs_of`: the runs' repository class); `done` is the (completed, failed) statuses."""
+    stmt = runs_of(ctx.session, ctx.scope).select().with_only_columns(
+        owner, status, created,
+    ).where(
+        created >= ctx.ago(days=FAILURE_WINDOW_DAYS), status.in_(done),
+    ).order_by(created.desc()).limit(2000)
+    runs = [tuple(r) for r in (await ctx.session.execute(stmt)).all()]
+    return repeated_failures(runs, {done[1]})
+
+
 @detector("failing_agents")
 async def failing_agents(ctx: DetectorContext) -> list[Finding]:
     """Agents whose last run failed, after at least three failures this week."""
-    stmt = AgentExecutionRepository(ctx.session, ctx.scope).select().with_only_columns(
-        AgentExecution.agent_id, AgentExecution.status, AgentExecution.created_at,
-    ).where(
-        AgentExecution.created_at >= ctx.ago(days=FAILURE_WINDOW_DAYS),
-        AgentExecution.status.in_((ExecutionStatus.COMPLETED, ExecutionStatus.FAILED)),
-    ).order_by(AgentExecution.created_at.desc()).limit(2000)
-    runs = [tuple(r) for r in (await ctx.session.execute(stmt)).all()]
-    flagged = repeated_failures(runs, {ExecutionStatus.FAILED})  # type: ignore[arg-type]
+    flagged = await _failing_owners(
+        ctx, AgentExecutionRepository, AgentExecution.agent_id, AgentExecution.status,
+        AgentExecution.created_at, (ExecutionStatus.COMPLETED, ExecutionStatus.FAILED))
     agents = await AgentRepository(ctx.session, ctx.scope).get_many(flagged)
     return [_failing("agent", a.id, a.name, flagged[a.id]) for a in agents]
 
@@ -137,14 +145,9 @@ async def failing_agents(ctx: DetectorContext) -> list[Finding]:
 @detector("failing_grids")
 async def failing_grids(ctx: DetectorContext) -> list[Finding]:
     """Workflow grids whose last run failed, after at least three failures this week."""
-    stmt = GridExecutionRepository(ctx.session, ctx.scope).select().with_only_columns(
-        GridExecution.grid_id, GridExecution.status, GridExecution.created_at,
-    ).where(
-        GridExecution.created_at >= ctx.ago(days=FAILURE_WINDOW_DAYS),
-        GridExecution.status.in_((GridRunStatus.COMPLETED, GridRunStatus.FAILED)),
-    ).order_by(GridExecution.created_at.desc()).limit(2000)
-    runs = [tuple(r) for r in (await ctx.session.execute(stmt)).all()]
-    flagged = repeated_failures(runs, {GridRunStatus.FAILED})  # type: ignore[arg-type]
+    flagged = await _failing_owners(
+        ctx, GridExecutionRepository, GridExecution.grid_id, GridExecution.status,
+        GridExecution.created_at, (GridRunStatus.COMPLETED, GridRunStatus.FAILED))
     grids: list[GalaxyGrid] = await GridRepository(ctx.session, ctx.scope).get_many(flagged)
     return [_failing("grid", g.id, g.name, flagged[g.id]) for g in grids]
 
