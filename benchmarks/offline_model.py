@@ -35,7 +35,7 @@ from store.demo import seed_workspace
 from store.embedded import EmbeddedServer
 from store.migrations import upgrade
 from tests.local.evaluate import NOW, SPEC, Evaluator, Outcome, Resolver, summarise
-from tests.local.labelled import DATA_FILE, load_cases
+from tests.local.labelled import DATA_FILE, Case, load_cases
 from tools.catalog import load_catalog
 from tools.knowledge.embedder import LocalEmbedder
 
@@ -85,7 +85,7 @@ async def main(args: argparse.Namespace) -> None:
             server.stop()
 
 
-async def check(cases: list, database: Database) -> None:
+async def check(cases: list[Case], database: Database) -> None:
     """Validate a set without running the model: sound labels, and every ref names a demo record."""
     from tests.local.test_labelled import case_problems, shape_problems
 

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 import assistant.local.extract as x
 import assistant.local.structured as structured
+from assistant.local.select import NOUNS
 
 #: Free-text fields in the order a title is preferred.
 TITLE_FIELDS = ("title", "name", "subject")
@@ -123,14 +124,34 @@ def extract(model: type[BaseModel], text: str, now: datetime,
     found: dict[str, Any] = {}
     fields = {n: s for n, s in schemas(model).items() if not is_id(n)}
     for name, schema in fields.items():  # values and choices first: they shape the free text
-        if not _is_free_text(name, schema):
+        if not _is_free_text(name, schema) and name not in structured.READERS:
             value = _value(name, schema, reading)
             if value is not None:
                 found[name] = value
     found.update(_free_text(fields, reading, creating))
     _shaped(model, fields, reading, found)
     _one_home(model, found)
+    _said_titles(model, reading, found)
     return found
+
+
+#: Text fields that carry what a message says at length (a reply's body, a call's summary).
+LONG_FIELDS = frozenset({"body", "summary", "description", "content", "message", "notes"})
+TITLE_KEYS = re.compile(r"\b(?:called|named|titled|title|subject(?: line)?|name it|call it|"
+                        r"headline)\b", re.IGNORECASE)
+
+
+def _said_titles(model: type[BaseModel], r: Reading, found: dict[str, Any]) -> None:
+    """An optional title beside a text that says it all is kept only when the message gives it
+    as one (quoted, or after "called"/"subject"): in "reply to Leo: the contract is on its
+    way" the words before the colon say whom to answer, not a subject."""
+    if not any(name in found for name in LONG_FIELDS):
+        return
+    for title in TITLE_FIELDS:
+        said = found.get(title)
+        if (isinstance(said, str) and not model.model_fields[title].is_required()
+                and said not in x.quoted(r.text) and not TITLE_KEYS.search(r.text)):
+            del found[title]
 
 
 def _one_home(model: type[BaseModel], found: dict[str, Any]) -> None:
@@ -181,6 +202,8 @@ def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Readin
         reader = structured.READERS.get(name)
         if reader is not None and name not in found:
             value = reader(r.text, _masked(r))
+            if value is None and not _is_free_text(name, fields[name]):
+                value = _value(name, fields[name], r)  # "key: mrr_target", said plainly
             if value is not None:
                 found[name] = value
     if "period" in fields and "period" not in found:
@@ -313,7 +336,7 @@ def _field_said(name: str, text: str) -> str | None:
 def _quantity(name: str, kind: object, fmt: object, r: Reading) -> Any:
     text, now = r.text, r.now
     if name in MONEY_FIELDS or name.endswith(("_amount", "_value", "_cents")):
-        return _money(name, kind, text)
+        return _money(name, kind, text, now)
     if name == "currency":
         money = x.find_money(text)
         return money[0].currency if money and money[0].currency else None
@@ -360,10 +383,42 @@ def _first(values: list[str]) -> str | None:
     return values[0] if values else None
 
 
-def _money(name: str, kind: object, text: str) -> Any:
+#: A number said with one of these after it counts something else than money.
+NOT_MONEY_AFTER = re.compile(
+    r"\s*(?:%|x\b|percent|per\s*cent|pct|hours?|hrs?|h\b|days?|weeks?|months?|years?|mins?|"
+    r"minutes?|seats?|units?|licen[cs]es?|users?|people|employees|pieces?|items?|times|st\b|"
+    r"nd\b|rd\b|th\b|am\b|pm\b)", re.IGNORECASE)
+
+
+BARE_NUMBER = re.compile(r"(?<![\w.,/:#-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?(?![\w/:-]|[.,]\d)")
+
+
+def _bare_amount(text: str, now: datetime) -> float | None:
+    """A number said without a currency where only money fits ("a payment of 1,500", "taxi,
+    38.50, yesterday"): not a date, a time, a code, a count of something, a name's number
+    ("Sprint 15") or a year."""
+    masked = list(text)
+    for start, end in x.value_spans(text, now):
+        masked[start:end] = " " * (end - start)
+    plain = "".join(masked)
+    for match in BARE_NUMBER.finditer(plain):
+        value = float(match[1].replace(",", "") + (match[2] or ""))
+        before = plain[:match.start()].rstrip().split()
+        if NOT_MONEY_AFTER.match(plain, match.end()) or value <= 0:
+            continue
+        if before and before[-1][:1].isupper() and before[-1].isalpha() and len(before) > 1:
+            continue  # "Sprint 15", "Team 7"
+        if not match[2] and "," not in match[1] and 1900 <= value <= 2100:
+            continue
+        return value
+    return None
+
+
+def _money(name: str, kind: object, text: str, now: datetime | None = None) -> Any:
     money = x.find_money(text)
     if not money:
-        return None
+        bare = _bare_amount(text, now or datetime.now(UTC)) if not name.endswith("cents") else None
+        return None if bare is None else (round(bare) if float(bare).is_integer() else bare)
     amount = money[0].amount * (100 if name.endswith("cents") else 1)
     return round(amount) if kind == "integer" or float(amount).is_integer() else amount
 
@@ -545,7 +600,8 @@ def title_of(r: Reading) -> str | None:
         left = TOLD.sub("", left).strip() or left
         if _names_another(left, r.text):
             return None
-        if left and any(w.lower() not in COMMAND | CONNECT | GENERIC for w in WORD.findall(left)):
+        if left and any(w.lower() not in COMMAND | CONNECT | GENERIC | KIND_WORDS
+                        for w in WORD.findall(left)):
             return left
     return None
 
@@ -673,6 +729,15 @@ def _command_end(r: Reading) -> int:
     return at
 
 
+#: Words that name kinds of record or where they live: a title made only of them ("a new
+#: knowledge collection", "an idea for the blog", "report a bug") names no record.
+KIND_WORDS = frozenset({
+    *(w for noun, aliases in NOUNS.items() for w in (noun, *aliases) if w.isalpha()),
+    *(w + "s" for noun, aliases in NOUNS.items() for w in (noun, *aliases) if w.isalpha()),
+    "collection", "collections", "topic", "topics", "report", "bug", "project", "projects",
+    "sprint", "epic", "grid", "workflow", "template", "source", "rule", "page", "folder",
+    "section", "system", "app", "product", "company", "one", "thing", "something", "entry",
+})
 #: Words that name records in general, not one record: no use as a search term.
 GENERIC = frozenset([
     "kb", "docs", "doc", "documents", "document", "base", "knowledge", "account", "accounts",

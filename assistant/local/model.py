@@ -48,6 +48,8 @@ NAME = "neptune-local"
 #: to the best score they must be.
 ALTERNATIVES = 2
 CLOSE = 0.4
+#: How close a tool doing the same action to another kind of record must be.
+SAME_VERB = 0.2
 MIN_SCORE = 0.45
 SELF = ("I'm Neptune's built-in offline assistant: not a large language model, but rules and a "
         "small local embedding model that map what you ask to Neptune's tools. I can list, find, "
@@ -184,12 +186,18 @@ class LocalModel:
             return None
         kind = lookup.kind_of(missing)
         making = select.verb_said("create", request.text)
-        for choice in ranked[1:1 + 2 * ALTERNATIVES]:
-            if choice.score < ranked[0].score * CLOSE:
-                break
-            if choice.tool.name not in tried and (_looks_up_other(choice.tool, kind)
-                                                  or (making and _creates(choice.tool, kind))):
-                return choice.tool
+        close = [c.tool for c in ranked[1:1 + 2 * ALTERNATIVES]
+                 if c.score >= ranked[0].score * CLOSE]
+        # The same action on another kind of record, however it scored: the verb said what
+        # to do, the words that named the record were read as the wrong kind ("rename Task
+        # Router": update_task scored first, but the record is an agent).
+        verb = tool.name.split("_")[0]
+        same = [c.tool for c in ranked[1:] if c.tool.name.split("_")[0] == verb
+                and c.score >= ranked[0].score * SAME_VERB]
+        for other in (*close, *same):
+            if other.name not in tried and (_looks_up_other(other, kind)
+                                            or (making and _creates(other, kind))):
+                return other
         return None
 
     # -- after tool results ------------------------------------------------------------------
@@ -322,6 +330,8 @@ def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str]
     if name in args_of.TITLE_FIELDS:  # the answer is the title, "Q1" and all, unless it
         keyed = (x.after_keyword(request.answer, ("called", "named", "titled", "call it"))
                  or next(iter(x.quoted(request.answer)), None))  # says more ("..., $12.5k")
+        if not keyed and not re.search(r"[,;]|\s[-\u2013\u2014]\s", request.answer):
+            extra = {}  # "Prepare the Q1 hiring plan": its date is part of the title
         reading = args_of.Reading.of(request.answer, now, nouns)
         title = keyed or (args_of.title_of(reading) if extra else None) or request.answer
         return {**extra, name: title.strip(" .!'\"")}

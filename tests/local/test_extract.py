@@ -383,3 +383,4 @@ def test_long_hostile_text_stays_fast() -> None:
     person_names(text), company_names(text), fuzzy_choice(text, STAGES), strip_fillers(text)
     after_keyword(text, KEYWORDS)
     assert time.perf_counter() - started < 5
+

@@ -89,3 +89,51 @@ def offline() -> LocalModel:
 def test_listing_and_creating_are_read_apart(offline: LocalModel, text: str, tool: str) -> None:
     choice = offline.choose(text, list(offline.registry))
     assert choice is not None and choice.tool.name == tool
+
+
+def _converse(model: LocalModel, text: str, records: dict[str, list[dict[str, Any]]],
+              ) -> tuple[list[str], tuple[str, dict[str, Any]] | None]:
+    """Run one request against canned lookup results (each list tool returns its records);
+    the lookups made, and the call the model finally plans (or None when it asks)."""
+    import json
+
+    messages: list[dict[str, Any]] = [{"role": "user", "content": text}]
+    offered = [t.name for t in model.registry]
+    looked: list[str] = []
+    for _ in range(8):
+        reply = model.respond(messages, offered)
+        if not reply.calls:
+            return looked, None
+        call_id, name, args = reply.calls[0]
+        if not call_id.startswith("lookup__"):
+            return looked, (name, args)
+        messages.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": i, "type": "function", "function": {"name": n, "arguments": json.dumps(a)}}
+            for i, n, a in reply.calls]})
+        for call_id, name, args in reply.calls:
+            looked.append(name)
+            query = str(args.get("query") or args.get("text") or "").lower()
+            found = [r for r in records.get(name, []) if query in json.dumps(r).lower()]
+            messages.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(
+                {"ok": True, "result": {name.split("_", 1)[1]: found}})})
+    raise AssertionError("the model kept looking things up")
+
+
+def test_a_name_that_is_no_record_of_the_first_kind_is_tried_as_another(
+        offline: LocalModel) -> None:
+    """"rename Task Router": the words read as a task first, but no task is called that; the
+    same action on another kind (an agent) is tried, and the record decides."""
+    records = {"list_tasks": [{"id": "00000000-0000-0000-0000-00000000000a",
+                               "title": "Plan the offsite agenda"}],
+               "list_agents": [{"id": "00000000-0000-0000-0000-00000000000b",
+                                "name": "Task Router"},
+                               {"id": "00000000-0000-0000-0000-00000000000c",
+                                "name": "Lead Scout"}]}
+    looked, call = _converse(offline, "rename Task Router to Task Dispatcher", records)
+    assert "list_tasks" in looked and looked[-1] == "list_agents", looked
+    assert call == ("update_agent", {"agent_id": "00000000-0000-0000-0000-00000000000b",
+                                     "name": "Task Dispatcher"})
+    # With no agent of that name either, it asks rather than guessing.
+    looked, call = _converse(offline, "rename Task Router to Task Dispatcher",
+                             {"list_tasks": records["list_tasks"]})
+    assert call is None
