@@ -52,7 +52,9 @@ BOOLEAN_CUES: dict[str, tuple[str, ...]] = {
     "only_mine": ("my", "mine", "i submitted", "i filed", "by me"),
     "mine_only": ("my", "mine", "assigned to me", "for me"),
     "open_only": ("open", "still open", "active", "in progress"),
-    "overdue": ("overdue", "late", "past due", "behind"),
+    "overdue": ("overdue", "late", "past due", "behind", "past its due date",
+                "past their due date", "past the due date", "missed its due date",
+                "missed their due date", "missed the deadline", "slipped"),
     "unread_only": ("unread", "new messages", "haven't read", "not read"),
     "active_only": ("active", "current"),
     "include_inactive": ("inactive", "disabled", "including inactive", "all of them"),
@@ -128,10 +130,10 @@ def extract(model: type[BaseModel], text: str, now: datetime,
             value = _value(name, schema, reading)
             if value is not None:
                 found[name] = value
-    found.update(_free_text(fields, reading, creating))
+    found.update(_free_text(fields, reading, creating, filtered=bool(found)))
     _shaped(model, fields, reading, found)
     _one_home(model, found)
-    _said_titles(model, reading, found)
+    said_titles(model, text, found)
     return found
 
 
@@ -141,7 +143,7 @@ TITLE_KEYS = re.compile(r"\b(?:called|named|titled|title|subject(?: line)?|name 
                         r"headline)\b", re.IGNORECASE)
 
 
-def _said_titles(model: type[BaseModel], r: Reading, found: dict[str, Any]) -> None:
+def said_titles(model: type[BaseModel], text: str, found: dict[str, Any]) -> None:
     """An optional title beside a text that says it all is kept only when the message gives it
     as one (quoted, or after "called"/"subject"): in "reply to Leo: the contract is on its
     way" the words before the colon say whom to answer, not a subject."""
@@ -150,7 +152,7 @@ def _said_titles(model: type[BaseModel], r: Reading, found: dict[str, Any]) -> N
     for title in TITLE_FIELDS:
         said = found.get(title)
         if (isinstance(said, str) and not model.model_fields[title].is_required()
-                and said not in x.quoted(r.text) and not TITLE_KEYS.search(r.text)):
+                and said not in x.quoted(text) and not TITLE_KEYS.search(text)):
             del found[title]
 
 
@@ -214,12 +216,32 @@ def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Readin
         said = structured.conditions(r.text)
         if said:
             found.update({k: v for k, v in said[0].items() if k in fields})
-    for name in structured.REQUIRED_TEXT:
+    for name in (*structured.REQUIRED_TEXT, *SAID_WHOLE):
         info = model.model_fields.get(name)
         if info is not None and info.is_required() and name not in found:
             value = structured.required_text(name, _masked(r))
-            if value and value not in found.values():
-                found[name] = value
+            if value:
+                # The text is what was said: a date it ends with is part of it ("at risk of
+                # not renewing in Q1"), not only a value read elsewhere.
+                found[name] = _unmasked_end(value, r)
+
+
+#: Required texts that are the message's point, read like a description ("remember this for
+#: the whole team: discounts over 15% need sign-off").
+SAID_WHOLE = ("fact",)
+
+
+def _unmasked_end(value: str, r: Reading) -> str:
+    """A text read from the masked message, with a value it was cut before put back when the
+    text ends on a word that needs one ("... renewing in" + "Q1")."""
+    words = value.split()
+    if not words or words[-1].lower() not in CONNECT:
+        return value
+    at = _masked(r).find(value)
+    if at < 0:
+        return value
+    whole = r.text[at:].strip(" .!?'\"")
+    return whole if len(whole) > len(value) else value
 
 
 LOOK_BACK = frozenset({"since", "until", "start", "end", "start_date", "end_date", "from_date",
@@ -277,10 +299,17 @@ NAMED_READERS: tuple[tuple[Callable[[str], bool], Callable[[Reading], Any]], ...
 
 def _job_title(text: str) -> str | None:
     match = re.search(r"\b(?:promoted to|(?:she|he)(?:'s| is)|is now|as|new title(?: is)?)\s+"
-                      r"(?:the\s+|our\s+|an?\s+)?((?:[A-Z]{2,4}\b|[Hh]ead of \w+|[Vv][Pp] of \w+|"
+                      r"(?:the\s+|our\s+|their\s+|an?\s+)?"
+                      r"((?:[A-Z]{2,4}\b|[Hh]ead of \w+|[Vv][Pp] of \w+|"
                       r"\w+ (?:manager|director|engineer|lead|officer|designer))(?: of \w+)?)",
                       text)
-    return match[1] if match else None
+    if match:
+        return match[1]
+    # "- office manager at Brightline Dental", "Head of Ops at Fabrikam"
+    at = re.search(r"(?:^|[-,:(]\s*|\bis\s+(?:the\s+|an?\s+)?)((?:[A-Za-z]+\s){0,2}"
+                   r"(?:manager|director|engineer|lead|officer|designer|founder|president|"
+                   r"head of \w+|vp of \w+|[A-Z]{2,4}))\s+(?:at|of|for)\s+[A-Z]", text)
+    return at[1] if at else None
 
 
 def _vendor(text: str) -> str | None:
@@ -390,6 +419,9 @@ NOT_MONEY_AFTER = re.compile(
     r"nd\b|rd\b|th\b|am\b|pm\b)", re.IGNORECASE)
 
 
+#: Words after which a plain number is money: "a payment of 1500", "bump it to 150000".
+MONEY_CUES = frozenset({"of", "for", "to", "paid", "pay", "amount", "payment", "cost", "costs",
+                        "value", "budget", "worth", "price", "at", "is", "was", "total", "by"})
 BARE_NUMBER = re.compile(r"(?<![\w.,/:#-])(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,2})?(?![\w/:-]|[.,]\d)")
 
 
@@ -410,6 +442,10 @@ def _bare_amount(text: str, now: datetime) -> float | None:
             continue  # "Sprint 15", "Team 7"
         if not match[2] and "," not in match[1] and 1900 <= value <= 2100:
             continue
+        alone = not plain[:match.start()].strip() and not plain[match.end():].strip(" .")
+        cued = before and before[-1].lower() in MONEY_CUES
+        if not (match[2] or "," in match[1] or alone or cued):
+            continue  # "phase 8" is a name, "15 of them" a count
         return value
     return None
 
@@ -511,8 +547,12 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
               "closed_lost": ("lost", "went with a competitor", "dead")},
     "status": {"done": ("finished", "completed", "complete", "done"),
                "in_progress": ("working on", "underway", "started", "in progress"),
-               "inactive": ("inactive",), "active": ("active again", "back with us"),
-               "paused": ("pause", "hold off", "stop"), "completed": ("done sending",),
+               "inactive": ("inactive",),
+               "active": ("active again", "back with us", "switch on", "turn on", "turn back on",
+                          "enable", "reactivate", "resume", "unpause"),
+               "paused": ("pause", "hold off", "stop", "switch off", "turn off", "disable",
+                          "deactivate", "suspend"),
+               "completed": ("done sending",),
                "pending": ("approval queue", "awaiting", "waiting"),
                "draft": ("unpublished", "not published", "not live yet")},
     "role": {"viewer": ("read access", "read-only", "read only"),
@@ -542,7 +582,8 @@ def _spans_of_words(text: str, words: list[str]) -> list[tuple[int, int]]:
 
 
 # -- free text -------------------------------------------------------------------------------
-def _free_text(fields: dict[str, dict[str, Any]], r: Reading, creating: bool) -> dict[str, Any]:
+def _free_text(fields: dict[str, dict[str, Any]], r: Reading, creating: bool, *,
+               filtered: bool = False) -> dict[str, Any]:
     names = [n for n, schema in fields.items() if _is_free_text(n, schema)]
     found: dict[str, Any] = {}
     title = next((n for n in TITLE_FIELDS if n in names), None)
@@ -552,7 +593,7 @@ def _free_text(fields: dict[str, dict[str, Any]], r: Reading, creating: bool) ->
             found[title] = value
     for name in names:
         if name not in found:
-            value = _keyed_text(name, r, found)
+            value = _keyed_text(name, r, found, filtered)
             if value:
                 found[name] = value
     return found
@@ -562,7 +603,7 @@ def _set_to(name: str, r: Reading) -> str | None:
     """A new value the message gives a field: "rename X to Y", "subject line to 'Y'"."""
     words = {"title": ("rename", "retitle", "title", "call"), "name": ("rename", "name", "call"),
              "subject": ("subject", "subject line")}.get(name, (name,))
-    pattern = rf"\b(?:{'|'.join(map(re.escape, words))})\b.*?\b(?:to|as)\s+(.+)$"
+    pattern = rf"\b(?:{'|'.join(map(re.escape, words))})\b.*?\b(?:to|as):?\s+(.+)$"
     match = re.search(pattern, r.text, re.IGNORECASE)
     if match is None:
         return None
@@ -574,31 +615,42 @@ def _set_to(name: str, r: Reading) -> str | None:
 #: Who is told, before what they are told: "(ping) Lee that the contract came back".
 TOLD = re.compile(r"^[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that\s+")
 #: Where a name said after "called" ends and what the thing does begins.
-RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+)\b",
+RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+|"
+                      r"for (?=[A-Z])|(?:to|into|in|under) (?:the|our) (?=[A-Z])|"
+                      r"in (?:the|our) \w+ (?=department|team|collection|folder))\b",
                       re.IGNORECASE)
 
 
 def _names_another(left: str, text: str) -> bool:
-    """"new project for Proseware": a capitalised name after "for" is whom the thing is for,
-    not its title."""
+    """"new project for Proseware", "a task for Vic due Monday", "a deal with Sara Kim for
+    40k": a capitalised name after "for"/"with" is whom the thing is for, not its title (the
+    values after it are masked out of `text`)."""
     return (bool(left) and left[0].isupper() and len(left.split()) <= 3
-            and re.search(rf"\bfor\s+{re.escape(left)}\W*(?:please|pls)?\W*$", text) is not None)
+            and re.search(rf"\b(?:for|with)\s+{re.escape(left)}\W*"
+                          rf"(?:(?:please|pls|due|by|on|at|for|until|before|starting)\W*)*$",
+                          text) is not None)
 
 
 def title_of(r: Reading) -> str | None:
     """The message's title: quoted text, text after "called"/"named", or what is left."""
-    keyed = x.after_keyword(r.text, ("called", "named", "titled", "title", "name it", "call it"))
+    keys = ("called", "named", "titled", "title", "name it", "call it")
+    keyed = x.after_keyword(r.text, keys)
+    quotes = x.quoted(r.text)
+    if keyed in quotes:
+        return keyed  # as quoted: "titled 'Quarterly numbers are in'" keeps "are in"
+    key_at = re.search(rf"\b(?:{'|'.join(keys)})\b", r.text, re.IGNORECASE)
+    if quotes and (key_at is None or r.text.find(quotes[0]) < key_at.start()):
+        return quotes[0]  # "rule 'Director title': ... the job title contains director"
     if keyed:
         return _trim(RELATIVE.split(keyed, maxsplit=1)[0])
-    for quoted in x.quoted(r.text):
-        return quoted
     tail = _colon_tail(r)
     if tail:
         return tail
     for clause in _clauses(r):
         left = _trim(_strip_command(clause, r.nouns))
         left = TOLD.sub("", left).strip() or left
-        if _names_another(left, r.text):
+        left = _trim(_AS_KIND.sub("", left)) if _as_kind(left, r.nouns) else left
+        if _names_another(left, _masked(r)):
             return None
         if left and any(w.lower() not in COMMAND | CONNECT | GENERIC | KIND_WORDS
                         for w in WORD.findall(left)):
@@ -606,10 +658,13 @@ def title_of(r: Reading) -> str | None:
     return None
 
 
-def _keyed_text(name: str, r: Reading, found: dict[str, Any]) -> str | None:
+def _keyed_text(name: str, r: Reading, found: dict[str, Any],
+                filtered: bool = False) -> str | None:
     """A secondary text (a body, a reason, a summary) said after a keyword, a colon or a dash."""
-    if name in QUERY_FIELDS:
-        return query_text(r)
+    if name in QUERY_FIELDS and not r.creating:
+        # (A tool that makes something has no search text: "text" there is its content,
+        # given only when keyed: "text: '...'".)
+        return query_text(r, filtered or bool(found))
     if name not in ("description", "notes", "note", "comment"):
         said = _set_to(name, r) or _quoted_after(name, r.text)
         if said:
@@ -676,6 +731,15 @@ def _clauses(r: Reading) -> list[str]:
 PLACING = frozenset({"in", "for", "on", "into", "to", "under"})
 
 
+_AS_KIND = re.compile(r"\s+as\s+(?:a|an|the|our|my|new)?\s*(?:new\s+)?([\w-]+)$", re.IGNORECASE)
+
+
+def _as_kind(left: str, nouns: frozenset[str]) -> bool:
+    """"Harborview Clinics as a customer": the words after "as" say what to make it."""
+    said = _AS_KIND.search(left)
+    return said is not None and said[1].lower().rstrip("s") in nouns | KIND_WORDS
+
+
 def _colon_tail(r: Reading) -> str | None:
     """The thing itself, said after a colon whose head is only the command and where it goes
     ("new task in Sprint 15: write release notes"): kept as said, its verb included."""
@@ -684,7 +748,9 @@ def _colon_tail(r: Reading) -> str | None:
     if not colon or not tail.strip():
         return None
     left = _strip_command(head, r.nouns).split()
-    if left and left[0].lower() not in PLACING:
+    # "a task for Lee Park: chase the NDA": the head names whom it is for ("for" is part of
+    # the command, so only the name is left).
+    if left and left[0].lower() not in PLACING and " ".join(left) not in r.people:
         return None
     first = re.split(r"[,;()!?\n]|\s[-\u2013\u2014]\s", tail)[0]
     return _trim(first) or None
@@ -755,14 +821,22 @@ QUESTION = frozenset([
 ])
 
 
-def query_text(reading: Reading | str) -> str | None:
+def query_text(reading: Reading | str, filtered: bool = False) -> str | None:
     """What to search for: a name the message gives, else the words that are neither the
-    command, the question, nor a filter already read (a status, a date)."""
+    command, the question, nor a filter already read (a status, a date). When the message
+    filtered by something else ("deals sitting in negotiation at the moment"), only a name
+    or words after "about"/"mentioning" are searched for: the rest is how it was asked."""
     r = (reading if isinstance(reading, Reading)
          else Reading.of(reading, datetime.now(UTC), frozenset()))
     names = x.quoted(r.text) + x.person_names(r.text) + x.company_names(r.text)
     if names:
         return names[0]
+    about = re.search(r"\b(?:about|mentioning|mention|regarding|on the topic of|that cover|"
+                      r"covering|related to)\s+(.+?)\s*[?.!]*$", _masked(r), re.IGNORECASE)
+    if about:
+        return _trim(about[1]) or None
+    if filtered:
+        return None
     left = [w for w in WORD.findall(_masked(r).lower()) if w.strip(".'?") not in QUESTION
             and w not in COMMAND | GENERIC and w.rstrip("s") not in r.nouns and w not in r.nouns]
     return " ".join(left).strip(" .?!") or None

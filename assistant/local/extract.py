@@ -534,7 +534,7 @@ _QUOTED = re.compile(
     r'"(?P<a>[^"\n]{1,500})"|“(?P<b>[^”\n]{1,500})”|„(?P<c>[^“”\n]{1,500})[“”]'
     r"|«(?P<d>[^»\n]{1,500})»|\u2018(?P<e>[^\u2019\n]{1,500})\u2019|(?<!\w)'(?P<f>[^'\n]{1,500})'(?!\w)"
 )
-_PHRASE_END = re.compile(r"[,;!?()\n]|\.(?=\s|$)")
+_PHRASE_END = re.compile(r"[,;!?()\n]|\.(?=\s|$)|:(?=\s)|\s[-\u2013\u2014]\s")
 _KEYWORD_LEAD = re.compile(r"[\s:=\-\u2013\u2014]*(?:(?:is|was|as)\s+)?", re.IGNORECASE)
 
 

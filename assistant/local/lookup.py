@@ -33,6 +33,21 @@ NOT_DISTINCT = frozenset([
 WORD = re.compile(r"[a-z0-9]+(?:-\d+)?")
 
 
+#: Optional fields that take several members, filled only when the message shares work out.
+SHARED = re.compile(r"\b(?:round[- ]robin|rotat\w+|take turns|alternat\w+|split (?:it |them )?"
+                    r"(?:between|among)|spread (?:them )?(?:between|among))\b", re.IGNORECASE)
+
+
+def is_list(field_name: str) -> bool:
+    return field_name.endswith("_ids") or field_name == "round_robin_members"
+
+
+def wanted(field_name: str, text: str) -> bool:
+    """Whether an optional id field may be looked up for this message: a round-robin of
+    members only when the message asks to share the work out ("goes to Lee" is one owner)."""
+    return field_name != "round_robin_members" or SHARED.search(text) is not None
+
+
 def kind_of(field_name: str) -> str:
     if field_name in MEMBER_FIELDS:
         return "member"
@@ -87,12 +102,33 @@ RUN_STATES = (
 )
 
 
+#: Records no tool lists, read from the record that holds them: an agent's schedules come
+#: with `get_agent` ("stop the CRM Data Cleaner's nightly schedule").
+HELD_IN = {"agent_schedule": "get_agent"}
+
+
 def parent_field(tool: Tool) -> str | None:
-    """The filter a list of runs takes for what ran them (`grid_id`), if it is one."""
+    """The filter a list of runs takes for what ran them (`grid_id`), or the id a tool that
+    returns a record with what it holds takes (`get_agent`'s `agent_id`)."""
     fields = tool.args_model.model_fields
-    if not tool.name.endswith("executions"):
+    if not tool.name.endswith("executions") and tool.name not in HELD_IN.values():
         return None
     return next((f for f in PARENT_FIELDS if f in fields), None)
+
+
+def holder(field_name: str, tools: Sequence[Tool]) -> Tool | None:
+    """The offered tool whose record holds records of this field's kind, when none lists them."""
+    name = HELD_IN.get(kind_of(field_name))
+    return next((t for t in tools if t.name == name), None)
+
+
+def held(result: Any, kind: str) -> list[Mapping[str, Any]]:
+    """The records of a kind inside a holder's result (an agent's `schedules`), or its list."""
+    key = kind.split("_")[-1] + "s"
+    inner = result.get(key) if isinstance(result, Mapping) else None
+    if not isinstance(inner, list):
+        return items(result)
+    return [r for r in inner if isinstance(r, Mapping)]
 
 
 def newest(runs: Sequence[Mapping[str, Any]], text: str) -> str | None:
@@ -118,7 +154,17 @@ def reference(text: str, kind: str, taken: Collection[object] = ()) -> str | Non
         found = [f for f in found if f not in taken or _named_as(f, noun, text)]
         if found:
             return found[0]
-    names = [n for n in x.person_names(text) + x.company_names(text) if n not in taken]
+    # A name inside text read as another argument ("Ledger" of the title "Ledger
+    # integration") names nothing either.
+    rest = text
+    for value in taken:
+        rest = rest.replace(value, " ") if isinstance(value, str) and value else rest
+    names = [n for n in x.person_names(text) + x.company_names(text)
+             if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", rest)]
+    if kind == "member":  # whom it goes to: "hand Ravi Silva's thread over to Sam"
+        toward = [n for n in names if re.search(
+            rf"\b(?:to|for|by|owner|assignee|assigned to|owned by)\s+{re.escape(n)}\b", text)]
+        names = toward + names
     if names:
         return names[0]
     between = re.search(rf"\bthe\s+([A-Z][\w'&-]*(?:\s+[\w'&-]+){{0,4}}?)\s+{noun}s?\b", text)

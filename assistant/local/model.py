@@ -158,10 +158,13 @@ class LocalModel:
         for key, value in _answered(tool, request, now, nouns).items():
             if key == request.field or key not in values:
                 values[key] = value
+        if request.field:  # the answer gave the body: the words before were no subject
+            args_of.said_titles(tool.args_model, request.text, values)
         calls: list[tuple[str, str, dict[str, Any]]] = []
         unfound: list[str] = []
         for name, info in tool.args_model.model_fields.items():
-            if args_of.is_id(name) and name not in values:
+            if args_of.is_id(name) and name not in values and (
+                    info.is_required() or lookup.wanted(name, request.text)):
                 _resolve(name, info.is_required(), tool, request, tools, looked, values, calls,
                          unfound)
         if calls:
@@ -360,7 +363,8 @@ def _looked(messages: Sequence[Mapping[str, Any]],
             continue
         payload = _payload(message)
         result = payload.get("result") if isinstance(payload, Mapping) else None
-        looked.append(Looked(plan["field"], plan["mode"], lookup.items(result)))
+        looked.append(Looked(plan["field"], plan["mode"],
+                             lookup.held(result, lookup.kind_of(plan["field"]))))
     return looked, target, frozenset(tried)
 
 
@@ -387,9 +391,10 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
     records = [r for entry in mine for r in entry.records]
     match = lookup.best(text, records, kind)
     if match is not None and (required or lookup.sure(match, text, kind)):
-        values[name] = [match.id] if name.endswith("_ids") else match.id
+        values[name] = [match.id] if lookup.is_list(name) else match.id
         return
-    source = lookup.lookup_tool(name, tool, tools)
+    source = lookup.lookup_tool(name, tool, tools) or (
+        lookup.holder(name, tools) if required else None)
     ref = lookup.reference(text, kind, [v for v in values.values() if isinstance(v, str)])
     if source is None or (not required and ref is None):
         return
