@@ -15,7 +15,7 @@ import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -126,7 +126,8 @@ def extract(model: type[BaseModel], text: str, now: datetime,
     found: dict[str, Any] = {}
     fields = {n: s for n, s in schemas(model).items() if not is_id(n)}
     for name, schema in fields.items():  # values and choices first: they shape the free text
-        if not _is_free_text(name, schema) and name not in structured.READERS:
+        if not _is_free_text(name, schema) and name not in structured.READERS and not (
+                name in structured.TEXT_READERS and _is_text(schema)):
             value = _value(name, schema, reading)
             if value is not None:
                 found[name] = value
@@ -172,10 +173,18 @@ def _one_home(model: type[BaseModel], found: dict[str, Any]) -> None:
                 del found[name]
     for title in TITLE_FIELDS:
         said = found.get(title)
-        if isinstance(said, str) and any(
-                isinstance(v, str) and v != said and v in said and len(v) >= 8
-                for n, v in found.items() if n != title and n not in FREE_TEXT):
-            del found[title]
+        inside = [v for n, v in found.items() if n != title and n not in FREE_TEXT
+                  and isinstance(v, str) and v != said and len(v) >= 8
+                  and isinstance(said, str) and v in said]
+        if isinstance(said, str) and inside:
+            # "onboarding checklists aimed at ops managers": the audience said after the
+            # title is cut off it; a title that is only another value is none.
+            head = said[:said.rfind(inside[0])] if said.endswith(inside[0]) else ""
+            head = _trim(re.sub(r"\s+(?:aimed\s+at|targeting|targeted\s+at)\s*$", "", head))
+            if head and any(w.lower() not in COMMAND | CONNECT for w in WORD.findall(head)):
+                found[title] = head
+            else:
+                del found[title]
 
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
@@ -197,17 +206,28 @@ def _period(r: Reading, found: dict[str, Any], options: list[str]) -> str | None
     return named if named in options else None
 
 
-def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Reading,
-            found: dict[str, Any]) -> None:
-    """Lists with a shape (`structured.READERS`), then a required free text still missing."""
+def _read_shaped(fields: dict[str, dict[str, Any]], r: Reading, found: dict[str, Any]) -> None:
+    """Fields read by their own reader (`structured.READERS`), whatever else took the words."""
     for name in fields:
         reader = structured.READERS.get(name)
-        if reader is not None and name not in found:
+        if reader is None and _is_text(fields[name]):
+            reader = structured.TEXT_READERS.get(name)
+        if reader is not None and (name not in found or name in SAID_BY_READER):
             value = reader(r.text, _masked(r))
-            if value is None and not _is_free_text(name, fields[name]):
+            if value is not None and not structured.fits(value, fields[name]):
+                value = None  # `input` is text for one tool and an object for another
+            if value is None and name not in found and not _is_free_text(name, fields[name]):
                 value = _value(name, fields[name], r)  # "key: mrr_target", said plainly
             if value is not None:
                 found[name] = value
+    if "expires_in_days" in found:
+        found.pop("expires_at", None)  # "expire after 7 days" is a number of days
+
+
+def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Reading,
+            found: dict[str, Any]) -> None:
+    """Lists with a shape (`structured.READERS`), then a required free text still missing."""
+    _read_shaped(fields, r, found)
     if "period" in fields and "period" not in found:
         period = _period(r, found, [str(v) for v in fields["period"].get("enum", ())])
         if period:
@@ -223,7 +243,16 @@ def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Readin
             if value:
                 # The text is what was said: a date it ends with is part of it ("at risk of
                 # not renewing in Q1"), not only a value read elsewhere.
-                found[name] = _unmasked_end(value, r)
+                found[name] = _unmasked(value, r)
+
+
+#: Fields a reader fills even when the free text took the words first: "install
+#: research-analyst" names the template's slug, not the new agent.
+SAID_BY_READER = frozenset({"slug", "target_audience"})
+
+
+def _is_text(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "string" and "enum" not in schema
 
 
 #: Required texts that are the message's point, read like a description ("remember this for
@@ -231,17 +260,22 @@ def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Readin
 SAID_WHOLE = ("fact",)
 
 
-def _unmasked_end(value: str, r: Reading) -> str:
-    """A text read from the masked message, with a value it was cut before put back when the
-    text ends on a word that needs one ("... renewing in" + "Q1")."""
+def _unmasked(value: str, r: Reading) -> str:
+    """A text read from the masked message, as the user wrote it: with the values inside it
+    ("discounts over 15% need sign-off"), the value it ends on when it ends on a word that
+    needs one ("at risk of not renewing in Q1"), and its leading article."""
     words = value.split()
-    if not words or words[-1].lower() not in CONNECT:
+    masked = _masked(r)
+    found = re.search(r"\s+".join(map(re.escape, words)), masked) if words else None
+    if found is None:
         return value
-    at = _masked(r).find(value)
-    if at < 0:
-        return value
-    whole = r.text[at:].strip(" .!?'\"")
-    return whole if len(whole) > len(value) else value
+    start, end = found.span()
+    if words[-1].lower() in CONNECT and not masked[end:].strip(" .!?'\""):
+        end = len(r.text)
+    article = re.search(r"(?:^|\s)((?:the|a|an)\s+)$", r.text[:start], re.IGNORECASE)
+    if article and not re.match(r"(?:the|a|an)\b", value, re.IGNORECASE):
+        start = article.start(1)
+    return r.text[start:end].strip(" .!?'\"") or value
 
 
 LOOK_BACK = frozenset({"since", "until", "start", "end", "start_date", "end_date", "from_date",
@@ -461,11 +495,46 @@ def _money(name: str, kind: object, text: str, now: datetime | None = None) -> A
 
 def _date(name: str, r: Reading) -> str | None:
     dates = x.find_dates(r.text, r.now.date(), past=r.looks_back(name))
+    if not dates and name in RANGE_BOUNDS and not r.creating:
+        month = _month_said(r)
+        if month is None:
+            return None
+        first, last = month
+        return (last if name.startswith("end") or name in ("until", "to_date", "date_to")
+                else first).isoformat()
     if not dates:
         return None
     ends = name.startswith("end") or name in ("end", "due_before", "until")
     pick = dates[-1] if ends and len(dates) > 1 else dates[0]
     return pick.isoformat()
+
+
+#: Date fields that bound a range a tool reads: a month said alone is the whole month.
+RANGE_BOUNDS = frozenset({"start", "end", "start_date", "end_date", "from_date", "to_date",
+                          "date_from", "date_to"})
+MONTH_SAID = re.compile(r"\b(?:in|for|during|over|of|through(?:out)?)\s+(?:the\s+month\s+of\s+)?"
+                        r"(?P<month>" + "|".join(MONTHS) + r")\b(?:\s+(?P<year>\d{4}))?|"
+                        r"\b(?P<which>last|this|previous|past)\s+month\b", re.IGNORECASE)
+
+
+def _month_said(r: Reading) -> tuple[date, date] | None:
+    """The month a question is about: "in October" (the last October that has begun), "last
+    month", "this month"."""
+    said = MONTH_SAID.search(r.text)
+    if said is None:
+        return None
+    today = r.now.date()
+    if said["which"]:
+        back = 0 if said["which"].lower() == "this" else 1
+        month, year = today.month - back, today.year
+        if month < 1:
+            month, year = month + 12, year - 1
+    else:
+        month = MONTHS.index(said["month"].lower()) + 1
+        year = int(said["year"]) if said["year"] else (
+            today.year if month <= today.month else today.year - 1)
+    following = date(year + month // 12, month % 12 + 1, 1)
+    return date(year, month, 1), following - timedelta(days=1)
 
 
 def _number(kind: object, values: list[float]) -> Any:
@@ -529,8 +598,9 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     word "lead" names what to create, not its status."""
     head = _command_end(r)
     text = r.text[head:] if name in ("status", "stage") else r.text
-    # "called"/"named" introduce a name; they never mean a "call" type or status.
-    text = re.sub(r"\b(?:called|named|titled)\b.*$", " ", text, flags=re.IGNORECASE)
+    # "called"/"named" introduce a name; they never mean a "call" type or status, nor does
+    # the name itself (what follows it may: "called Support Squad in the support department").
+    text = _without_name(text)
     value = None
     if name in ("status", "stage", "role", "priority", "type", "category"):
         value = _synonym(name, options, r.text)  # a phrase ("approval queue") before a stem
@@ -540,6 +610,19 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     if value is not None:
         r.spans.extend(_spans_of_words(r.text, [*value.replace("_", " ").split(), name]))
     return value
+
+
+def _without_name(text: str) -> str:
+    key = re.search(r"\b(?:called|named|titled)\b", text, re.IGNORECASE)
+    if key is None:
+        return text
+    rest = text[key.end():]
+    name = x.after_keyword(text[key.start():], (key.group(),))
+    if name is None:
+        return text[:key.start()]
+    name = RELATIVE.split(name, maxsplit=1)[0]
+    at = rest.find(name)
+    return text[:key.start()] + " " + (rest[at + len(name):] if at >= 0 else "")
 
 
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -767,9 +850,15 @@ def _strip_command(clause: str, nouns: frozenset[str]) -> str:
     words = clause.split()
     skip = (COMMAND | ACTIONS | nouns | {n + "s" for n in nouns}
             | {"to-do", "todo", "opportunity"})
-    while words and (words[0].lower().strip(":,.'\"") in skip):
-        if len(words) > 1 and words[1].isdigit() and words[0].lower() in nouns:
-            break  # "Sprint 16" is a name
+    own = nouns | {n + "s" for n in nouns}
+    while words:
+        first = words[0].lower().strip(":,.'\"")
+        if first in skip:
+            if len(words) > 1 and words[1].isdigit() and first in nouns:
+                break  # "Sprint 16" is a name
+        elif not (first in KIND_WORDS and len(words) > 1
+                  and words[1].lower().strip(":,.'\"") in own):
+            break  # (a kind said before the tool's own noun names it too: "a blog idea")
         words.pop(0)
     return " ".join(words)
 

@@ -813,8 +813,11 @@ def _similar_choice(words: list[str], choices: dict[str, list[str]], cutoff: flo
             window = " ".join(words[index:index + size])
             if len(window) < 4 or abs(len(window) - len(target)) > 2:
                 continue  # "the" is not a typo of "other"
+            # A short word one letter off is another word more often than a typo: "does"
+            # is not "done".
+            floor = max(best, 0.85) if len(target) < 7 else best  # nor "formal" "normal"
             matcher = difflib.SequenceMatcher(None, window, target)
-            if matcher.real_quick_ratio() >= best and matcher.ratio() >= best:
+            if matcher.real_quick_ratio() >= floor and matcher.ratio() >= floor:
                 best, chosen = matcher.ratio(), choice
     return chosen
 
@@ -832,8 +835,14 @@ def fuzzy_choice(text: str, choices: Sequence[str], *, cutoff: float = 0.75) -> 
         return None
     stems = [_stem(w) for w in words]
     stemmed = {choice: [_stem(w) for w in ws] for choice, ws in options.items()}
-    return (_exact_choice(stems, stemmed) or _partial_choice(stems, stemmed)
-            or _similar_choice(words, options, cutoff))
+    # "when a deal is won" says "deal_won": the verbs between do not part the words.
+    squeezed = [w for w in stems if w not in _BETWEEN]
+    return (_exact_choice(stems, stemmed) or _exact_choice(squeezed, stemmed)
+            or _partial_choice(stems, stemmed) or _similar_choice(words, options, cutoff))
+
+
+_BETWEEN = frozenset({"is", "are", "was", "were", "gets", "get", "got", "becomes", "become",
+                      "been", "has", "have", "a", "an", "the", "its", "their", "new", "just"})
 
 
 # -- what a message says besides its words ---------------------------------------------------------

@@ -25,6 +25,8 @@ KIND_ALIASES = {"post": "blog_post", "rule": "automation_rule", "channel": "team
                 "team": "agent_team", "schedule": "agent_schedule",
                 "coordinator_agent": "agent", "member_agent": "agent"}
 TEXT_FILTERS = ("query", "text", "search", "q")
+#: Kinds several domains keep records of, each their own: only the target's domain lists them.
+SHARED_KINDS = frozenset({"template", "collection", "item"})
 NOT_DISTINCT = frozenset([
     "the", "a", "an", "of", "and", "or", "to", "for", "in", "on", "at", "by", "with", "my",
     "our", "your", "this", "that", "new", "old", "please", "pls", "can", "you", "me", "it",
@@ -64,6 +66,8 @@ def lookup_tool(field_name: str, target: Tool, tools: Sequence[Tool]) -> Tool | 
         singular = noun[:-1] if noun.endswith("s") else noun
         if verb not in ("list", "search") or not _names(singular, kind):
             continue
+        if kind in SHARED_KINDS and singular != kind and tool.domain != target.domain:
+            continue  # a grid template is no template for a studio item
         found.append((tool.domain == target.domain, verb == "search", noun == kind + "s", tool))
     found.sort(key=lambda f: f[:3], reverse=True)
     return found[0][3] if found else None
@@ -71,6 +75,21 @@ def lookup_tool(field_name: str, target: Tool, tools: Sequence[Tool]) -> Tool | 
 
 def _names(noun: str, kind: str) -> bool:
     return noun == kind or noun.endswith("_" + kind) or kind.endswith("_" + noun)
+
+
+def next_page(tool: Tool, result: Any, args: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The arguments for the page after this one, when the list goes on (by cursor or by
+    offset); a record the user named may be further down."""
+    if not isinstance(result, Mapping):
+        return None
+    fields = tool.args_model.model_fields
+    if result.get("next_cursor") and "cursor" in fields:
+        return {**args, "cursor": result["next_cursor"]}
+    shown = len(items(result))
+    total = result.get("total")
+    if "offset" in fields and isinstance(total, int) and int(args.get("offset", 0)) + shown < total:
+        return {**args, "offset": int(args.get("offset", 0)) + shown}
+    return None
 
 
 def lookup_args(tool: Tool, name: str | None) -> dict[str, Any]:
@@ -196,27 +215,81 @@ def items(result: Any) -> list[Mapping[str, Any]]:
 
 
 def best(text: str, records: Sequence[Mapping[str, Any]], kind: str) -> Match | None:
-    said = _words(text) - NOT_DISTINCT - set(kind.split("_"))
-    scored = []
-    for record in records:
-        rid = record.get("id") or record.get("user_id")
-        if not rid:
-            continue
-        label = label_of(record)
-        name_words = _words(label) - NOT_DISTINCT - set(kind.split("_"))
-        words = _record_words(record) - NOT_DISTINCT - set(kind.split("_"))
-        # A word of the record's name counts twice: "Coho Winery onboarding" means the deal
-        # named "Onboarding package", not another whose notes mention onboarding.
-        shared = len(said & words)
-        whole = bool(name_words) and name_words <= said
-        scored.append(Match(str(rid), shared + len(said & name_words) + (2 if whole else 0),
-                            whole, label, shared))
-    scored.sort(key=lambda m: m.shared, reverse=True)
-    if not scored or scored[0].shared == 0:
+    scored = ranked(text, records, kind)
+    if not scored:
         return None
     if len(scored) > 1 and scored[1].shared == scored[0].shared and not scored[0].whole:
         return None  # two records fit equally: do not guess
     return scored[0]
+
+
+def all_named(text: str, records: Sequence[Mapping[str, Any]], kind: str,
+              taken: Collection[str] = ()) -> list[str]:
+    """Every record the message names in full ("Task Router and Meeting Notetaker are the
+    members"), in the order it names them, except those another field took."""
+    said = _words(text)
+    lowered = text.lower()
+    named = []
+    for record in records:
+        rid = str(record.get("id") or record.get("user_id") or "")
+        words = _words(label_of(record)) - NOT_DISTINCT - set(kind.split("_"))
+        if rid and rid not in taken and words and words <= said:
+            first = min(lowered.find(w) for w in words)
+            named.append((first, rid))
+    return [rid for _, rid in sorted(set(named))]
+
+
+def qualifier(field_name: str) -> str | None:
+    """The word a field adds to its kind ("coordinator" of `coordinator_agent_id`), cut to a
+    stem that its verb shares ("coordinates")."""
+    kind = kind_of(field_name)
+    words = [w for w in field_name.removesuffix("_ids").removesuffix("_id").split("_")
+             if w not in kind.split("_")]
+    return words[0][:6] if words and len(words[0]) > 4 else None
+
+
+def nearest(text: str, matches: Sequence[Match], word: str) -> Match | None:
+    """Of records named in full, the one named nearest a word ("Inbox Triage coordinates")."""
+    lowered = text.lower()
+    spots = [m.start() for m in re.finditer(rf"\b{re.escape(word)}", lowered)]
+    if not spots:
+        return None
+    placed = []
+    for match in matches:
+        words = [w for w in _words(match.label) if w not in NOT_DISTINCT]
+        at = [lowered.find(w) for w in words if lowered.find(w) >= 0]
+        if match.whole and at:
+            placed.append((min(abs(s - a) for s in spots for a in at), match))
+    return min(placed, key=lambda p: p[0])[1] if placed else None
+
+
+def ranked(text: str, records: Sequence[Mapping[str, Any]], kind: str) -> list[Match]:
+    """Every record that shares a distinctive word with the message, best first."""
+    said = _words(text) - NOT_DISTINCT - set(kind.split("_"))
+    scored = [_match(record, said, kind) for record in records]
+    return sorted((m for m in scored if m is not None and m.shared > 0),
+                  key=lambda m: m.shared, reverse=True)
+
+
+def _match(record: Mapping[str, Any], said: set[str], kind: str) -> Match | None:
+    rid = record.get("id") or record.get("user_id")
+    if not rid:
+        return None
+    label = label_of(record)
+    name_words = _words(label) - NOT_DISTINCT - set(kind.split("_"))
+    words = _record_words(record) - NOT_DISTINCT - set(kind.split("_"))
+    # A word of the record's name counts twice: "Coho Winery onboarding" means the deal
+    # named "Onboarding package", not another whose notes mention onboarding.
+    shared = len(said & words)
+    whole = bool(name_words) and name_words <= said
+    return Match(str(rid), shared + len(said & name_words) + (2 if whole else 0), whole, label,
+                 shared)
+
+
+def names(said: str, label: str) -> bool:
+    """Whether words said name this record ("Sam" names "Sam Rivera")."""
+    words = _words(said) - NOT_DISTINCT
+    return bool(words) and words <= _words(label)
 
 
 def sure(match: Match, text: str, kind: str) -> bool:

@@ -15,6 +15,7 @@ It is stateless: everything it needs is in the request, like any model.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -51,6 +52,8 @@ CLOSE = 0.4
 #: How close a tool doing the same action to another kind of record must be.
 SAME_VERB = 0.2
 MIN_SCORE = 0.45
+#: How many pages of records a lookup reads for a name it did not find on the first.
+PAGES = 4
 SELF = ("I'm Neptune's built-in offline assistant: not a large language model, but rules and a "
         "small local embedding model that map what you ask to Neptune's tools. I can list, find, "
         "create and update records, and ask when something is missing. For open-ended "
@@ -95,6 +98,8 @@ class Looked:
     field: str
     mode: str  # "q": filtered by the name given; "a": a page of every record; "p": by parent
     records: list[Mapping[str, Any]]
+    result: Any = None  # the lookup's whole result, and the arguments it was called with
+    args: Mapping[str, Any] = dataclasses.field(default_factory=dict)
 
 
 class LocalModel:
@@ -351,6 +356,8 @@ def _looked(messages: Sequence[Mapping[str, Any]],
     looked: list[Looked] = []
     target = None
     tried: set[str] = set()
+    called = {str(call.get("id")): call.get("function", {}) for m in messages
+              for call in m.get("tool_calls") or ()}
     for message in reversed(messages):
         if message.get("role") == "user":
             break
@@ -364,8 +371,17 @@ def _looked(messages: Sequence[Mapping[str, Any]],
         payload = _payload(message)
         result = payload.get("result") if isinstance(payload, Mapping) else None
         looked.append(Looked(plan["field"], plan["mode"],
-                             lookup.held(result, lookup.kind_of(plan["field"]))))
+                             lookup.held(result, lookup.kind_of(plan["field"])), result,
+                             _arguments(called.get(str(message.get("tool_call_id"))))))
     return looked, target, frozenset(tried)
+
+
+def _arguments(function: Any) -> dict[str, Any]:
+    try:
+        loaded = json.loads(str((function or {}).get("arguments") or "{}"))
+    except ValueError:
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
 
 
 def _creates(tool: Tool, kind: str) -> bool:
@@ -389,13 +405,21 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
     text = request.answer if request.field == name else request.text
     mine = [entry for entry in looked if entry.field == name]
     records = [r for entry in mine for r in entry.records]
-    match = lookup.best(text, records, kind)
-    if match is not None and (required or lookup.sure(match, text, kind)):
-        values[name] = [match.id] if lookup.is_list(name) else match.id
+    # (What a search would look for may be the member a filter means: "what does Sam still
+    # have open" lists Sam's tasks.)
+    taken = [v for k, v in values.items() if isinstance(v, str)
+             and not (kind == "member" and k in args_of.QUERY_FIELDS)]
+    word = lookup.qualifier(name)
+    several = name.endswith("_ids")
+    # A list of records ("Task Router and Meeting Notetaker are the members"), or one named
+    # beside others and told apart by the field's word ("Inbox Triage coordinates"): these
+    # need every record to choose from, not a search for one name.
+    everything = several or (word is not None and re.search(rf"\b{word}", text, re.I))
+    if _chosen(name, required, text, records, taken, values):
         return
     source = lookup.lookup_tool(name, tool, tools) or (
         lookup.holder(name, tools) if required else None)
-    ref = lookup.reference(text, kind, [v for v in values.values() if isinstance(v, str)])
+    ref = lookup.reference(text, kind, taken)
     if source is None or (not required and ref is None):
         return
     parent = lookup.parent_field(source)
@@ -404,15 +428,44 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
                            unfound)
         return
     if mine:
-        if required and all(e.mode == "q" for e in mine):
+        pages = [e for e in mine if e.mode == "a"]
+        more = lookup.next_page(source, pages[-1].result, pages[-1].args) if pages else None
+        if (required or several) and not pages:
             calls.append((_lookup_id(tool, name, "a"), source.name,
                           lookup.lookup_args(source, None)))
+        elif (required or several) and more is not None and len(pages) < PAGES:
+            calls.append((_lookup_id(tool, name, "a"), source.name, more))
         elif required:
             unfound.append(name)
         return
-    mode = "q" if ref and lookup.takes_filter(source) else "a"
+    if several and not required and ref is None:
+        return
+    mode = "q" if ref and lookup.takes_filter(source) and not everything else "a"
     args = lookup.lookup_args(source, ref if mode == "q" else None)
     calls.append((_lookup_id(tool, name, mode), source.name, args))
+
+
+def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str, Any]],
+            taken: Sequence[str], values: dict[str, Any]) -> bool:
+    """Fill an id field from records already looked up, if they hold the one(s) meant."""
+    kind, word = lookup.kind_of(name), lookup.qualifier(name)
+    if name.endswith("_ids") and records:
+        chosen = lookup.all_named(text, records, kind, taken)
+        if chosen:
+            values[name] = chosen
+            return True
+    match = lookup.best(text, records, kind)
+    if word is not None and records:
+        whole = [m for m in lookup.ranked(text, records, kind) if m.whole and m.id not in taken]
+        match = lookup.nearest(text, whole, word) or match
+    if match is None or not (required or lookup.sure(match, text, kind)):
+        return False
+    values[name] = [match.id] if lookup.is_list(name) else match.id
+    for key in args_of.QUERY_FIELDS:
+        said = values.get(key)
+        if kind == "member" and isinstance(said, str) and lookup.names(said, match.label):
+            del values[key]  # the member filter says it
+    return True
 
 
 def _resolve_by_parent(name: str, parent: str, source: Tool, tool: Tool, request: Request,

@@ -8,12 +8,19 @@ must be filled from the message's remaining words:
 - tags from "tag Pricing with sales and billing";
 - a required description, prompt or body: the words after a colon or dash, or after "that",
   "to", "about", with the values already read (amounts, dates) taken out. A message with no
-  such words leaves the field missing, so the model asks for it.
+  such words leaves the field missing, so the model asks for it;
+- fields a tool's own wording states: sprint goals ("goals: A and B"), a template's slug, a
+  run's input, a topic's audience, a shortcut and what it sends, a link's expiry, a window of
+  days, a fact's scope, the length and voice of answers, an epic's completion target.
+
+Each reader serves every tool with a field of its name, so it returns None unless the message
+clearly states the value; `fits` tells whether a value suits one tool's field.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import re
 import zoneinfo
 from collections.abc import Callable
@@ -229,10 +236,410 @@ def time_zone(text: str, masked: str) -> str | None:
     return _zones_by_city().get(said[1].lower()) if said else None
 
 
+# -- spans of time ("the next two weeks", "valid for a month") --------------------------------
+#: A count said in digits or words ("a", "two", "a couple of") before a unit of time.
+_COUNT = (r"(?P<n>\d{1,3}|a\s+couple\s+of|an?|one|two|three|four|five|six|seven|eight|nine|ten|"
+          r"eleven|twelve)")
+_UNIT = r"(?P<unit>day|week|fortnight|month|quarter|year)s?\b"
+_COUNT_WORDS = {"a": 1, "an": 1, "one": 1, "a couple of": 2, "two": 2, "three": 3, "four": 4,
+                "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11,
+                "twelve": 12}
+_UNIT_DAYS = {"day": 1, "week": 7, "fortnight": 14, "month": 30, "quarter": 90, "year": 365}
+
+
+def _days_of(match: re.Match[str]) -> int | None:
+    """The days a matched count and unit make ("two weeks" -> 14), if within a year."""
+    said = " ".join((match["n"] or "a").lower().split())
+    count = int(said) if said.isdigit() else _COUNT_WORDS[said]
+    days = count * _UNIT_DAYS[match["unit"].lower()]
+    return days if 1 <= days <= 365 else None
+
+
+#: A window ahead or back: "the next 2 weeks", "over the past month", "next 10 days", "this
+#: past week"; "within a month".
+_WINDOWS = (re.compile(rf"\b(?P<the>the\s+|this\s+)?(?P<dir>next|coming|last|past)\s+"
+                       rf"(?:{_COUNT}[\s-]+)?{_UNIT}", re.IGNORECASE),
+            re.compile(rf"\bwithin\s+(?:the\s+(?:next|coming)\s+)?(?:{_COUNT}[\s-]+)?{_UNIT}",
+                       re.IGNORECASE))
+
+
+def window_days(text: str, masked: str) -> int | None:
+    """How many days a window ahead or back spans: "deals closing in the next two weeks" -> 14,
+    "usage over the last 10 days" -> 10, "within a month" -> 30. "Next week" and "last month"
+    name a calendar period and "the coming weeks" no count, so they say none; nor does "this
+    month"."""
+    for pattern in _WINDOWS:
+        for match in pattern.finditer(text):
+            bare = (match.groupdict().get("dir") or "").lower() in ("next", "last")
+            if not match["n"] and ((bare and not match.groupdict().get("the"))
+                                   or match.group().lower().endswith("s")):
+                continue
+            return _days_of(match)
+    return None
+
+
+def _lasting(cue: str) -> re.Pattern[str]:
+    """A cue, up to three words, then a span: "expire (automatically) after 7 days"."""
+    return re.compile(rf"\b(?:{cue})(?:\s+\w+){{0,3}}?\s+(?:after|in|for|within|of)\s+"
+                      rf"{_COUNT}[\s-]+{_UNIT}", re.IGNORECASE)
+
+
+#: How long a link or a memory lasts, said with a word of expiry ("should expire after 7 days",
+#: "expiring in 30 days", "forget it after a month", "a 30-day link") or, of a link only, of
+#: validity ("valid for 2 weeks"), of sharing ("share the slides for 3 days") or as a clause of
+#: its own ("a share link for the script, comments allowed, 7 days"). "For a week" alone says
+#: nothing about expiry.
+_EXPIRING = _lasting(r"expir\w*|forget(?:\s+it)?|stops?\s+working|keep\s+it|delete\s+it")
+_SPAN_OF_EXPIRY = re.compile(rf"\b{_COUNT}[\s-]+{_UNIT}\s+(?:expiry|expiration|link)\b",
+                             re.IGNORECASE)
+_OF_A_LINK = (_lasting(r"valid|lasts?|live|active|available|works?|good"),
+              re.compile(rf"\bshar\w*\b[^.;:]*?\bfor\s+{_COUNT}[\s-]+{_UNIT}", re.IGNORECASE),
+              re.compile(rf"(?:^|,)\s*(?:for\s+)?{_COUNT}[\s-]+{_UNIT}(?:\s+only)?\s*(?:[,.!]|$)",
+                         re.IGNORECASE))
+
+
+def expiry_days(text: str, masked: str) -> int | None:
+    """Days until a link stops working or a memory is forgotten, when an expiry is said;
+    validity words count only for a link (a fact "valid for 30 days" is just a fact). A
+    number of days wins over the date the same words give (`arguments` drops `expires_at`
+    beside it: share_document refuses both)."""
+    link = re.search(r"\b(?:link|share|access|url)\b", text, re.IGNORECASE)
+    for pattern in (_EXPIRING, _SPAN_OF_EXPIRY, *(_OF_A_LINK if link else ())):
+        match = pattern.search(text)
+        if match:
+            return _days_of(match)
+    return None
+
+
+# -- sprint goals ---------------------------------------------------------------------------
+#: "goal: ship the dashboard", "goals are A and B", "the goal is to ship v2".
+_GOALS = re.compile(r"\b(?P<which>goals?)(?:\s*[:=]|\s+[-\u2013\u2014]\s|\s+(?:is|are)\s)\s*",
+                    re.IGNORECASE)
+#: Words that only join a value (a date, an amount) to a goal: trailing, they end it.
+_JOINING = frozenset({"from", "to", "by", "until", "till", "starting", "ending", "on", "in",
+                      "between", "through", "and", "for", "at", "due", "before", "after", "the"})
+
+
+def sprint_goals(text: str, masked: str) -> list[str] | None:
+    """Goals said after "goal:" or "goals:", to the end of the sentence. One goal keeps its
+    commas and "and"s; "goals" are split at commas, semicolons and "and". Values said after a
+    goal ("..., from June 2 to June 13") belong to the sprint, not to the goal. Each goal is
+    kept as said with its first letter upper-cased, like the tools' examples ('Hook', 'The
+    problem')."""
+    source = masked if len(masked) == len(text) else text
+    match = _GOALS.search(source)
+    if match is None:
+        return None
+    end = re.compile(r"\.\s|[.!?]?\s*$|\n").search(source, match.end())
+    stop = end.start() if end else len(source)
+    split = r";|,|\band\b" if match["which"].lower() == "goals" else r";"
+    goals, start = [], match.end()
+    for piece in [*re.finditer(split, source[start:stop], re.IGNORECASE), None]:
+        finish = start + piece.start() if piece else stop
+        goal = _goal(text, source, start, finish)
+        if goal:
+            goals.append(goal)
+        start = start + piece.end() if piece else stop
+    return goals if goals and len(goals) <= 20 else None
+
+
+def _goal(text: str, source: str, start: int, end: int) -> str | None:
+    """The goal between `start` and `end`, ended at its last word that is not a value or a
+    joining word (`source` has the values blanked)."""
+    words = [m for m in re.finditer(r"[^\s,;:]+", source[start:end])
+             if m.group().lower().strip(".'\"") not in _JOINING]
+    if not words:
+        return None
+    said = text[start:start + words[-1].end()].strip(" .,;:'\"\u2018\u2019\u201c\u201d")
+    said = re.sub(r"^to\s+", "", " ".join(said.split()), flags=re.IGNORECASE)  # "is to ship"
+    return said[:1].upper() + said[1:] if 0 < len(said) <= 300 else None
+
+
+# -- slugs, shortcuts, inputs ---------------------------------------------------------------
+#: A kebab-case slug: lowercase words joined by hyphens, not inside an email, a link or a path.
+_KEBAB = r"(?<![\w@./-])['\"`]?(?P<slug>[a-z][a-z0-9]*(?:-[a-z0-9]+)+)['\"`]?(?![\w@/-]|\.\w)"
+#: Where a slug is said: after the word "slug"; or naming a template ("install lead-scout",
+#: "the research-analyst template"), which a blog post's own words never do.
+_SLUG_KEYED = re.compile(rf"\b(?i:slug)\b[^.;!?\n]{{0,30}}?{_KEBAB}")
+_SLUG_OF_TEMPLATE = (re.compile(rf"\b(?i:install)\s+(?:(?i:the)\s+)?{_KEBAB}"),
+                     re.compile(rf"{_KEBAB}\s+(?:(?i:agent)\s+)?(?i:template)\b"),
+                     re.compile(rf"\b(?i:template)\s+{_KEBAB}"))
+
+
+def slug(text: str, masked: str) -> str | None:
+    """A slug said as one: "with the slug pricing-explained", "install the research-analyst
+    template"; a hyphenated word elsewhere ("follow-up emails") is no slug."""
+    keyed = _SLUG_KEYED.search(masked)
+    if keyed:
+        return keyed["slug"]
+    if re.search(r"\b(?:post|blog|article)s?\b", text, re.IGNORECASE):
+        return None
+    said = (pattern.search(masked) for pattern in _SLUG_OF_TEMPLATE)
+    return next((match["slug"] for match in said if match), None)
+
+
+#: A shortcut command: "/overdue", not part of a link, a path ("/blog/x") or "and/or".
+_COMMAND = re.compile(r"(?<![\w/.:])/(?P<word>[A-Za-z][\w-]{0,38})(?![\w/-]|\.\w)")
+#: What joins a command to what it sends: "a shortcut for:", "should now mean", "so it", "=".
+_MEANS = re.compile(
+    r"^[\s,]*(?:(?:is|as|be)\s+)?(?:(?:a|an|my|the|new)\s+)?(?:shortcut|command|alias)?\s*"
+    r"(?:(?:that|which|should|will|to|must|can|shall|just|now|only|so|it)\s+)*"
+    r"(?:means?|stands?\s+for|expands?\s+(?:in)?to|for|to|as|=>?|:|->|\u2192)?\s*:?",
+    re.IGNORECASE)
+_REMOVING = re.compile(r"\b(?:remove|delete|drop|clear|unset|get rid of|forget)\b", re.I)
+
+
+def shortcut_command(text: str, masked: str) -> str | None:
+    """The shortcut a message sets, with its slash: "make /overdue a shortcut for ..."."""
+    match = _COMMAND.search(masked)
+    return f"/{match['word']}" if match else None
+
+
+def shortcut_expansion(text: str, masked: str) -> str | None:
+    """What a shortcut sends, said after its command ("/w = weekly report", "/pipe should mean
+    'show my pipeline'", "make /pipeline show my open deals") or quoted before it ("save 'show
+    overdue invoices' as /overdue"). Removing a shortcut gives it none."""
+    match = _COMMAND.search(masked)
+    if match is None or _REMOVING.search(text[:match.start()]):
+        return None
+    rest = text[match.end():]
+    joined = _MEANS.match(rest)
+    rest = rest[joined.end():] if joined else rest
+    quoted = x.quoted(rest)
+    if quoted and rest.lstrip().startswith(("'", '"', "\u2018", "\u201c")):
+        return quoted[0]
+    said = re.split(r"\s[-\u2013\u2014]\s", rest)[0]  # "... this week — update it"
+    said = re.sub(r"[\s,]+(?:please|pls|thanks)\W*$", "", said, flags=re.IGNORECASE)
+    said = " ".join(said.split()).strip(" .!?'\"")
+    if said.lower().startswith(("also ", "too ")):
+        return None  # "change /overdue so it also includes tasks": a change, not the request
+    if said and said.lower() not in ("shortcut", "command", "please"):
+        return said
+    before = x.quoted(text[:match.start()])
+    return before[-1] if before else None
+
+
+#: An input's keys that a message can give as "<key> <value>", and how each value is written.
+_INPUT_VALUES = {
+    "email": r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+",
+    "url": r"https?://[^\s<>\"']+",
+    "domain": r"(?<![@\w.-])[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}(?![\w@-])",
+    "phone": r"\+?\(?\d[\d ().-]{5,20}\d",
+    "name": r"[A-Z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)*",
+    "company": r"[A-Z][\w&'.-]*(?:\s+[A-Z][\w&'.-]*)*",
+}
+_KEY = "|".join(_INPUT_VALUES)
+#: "<key> <value>" after "with", "for", "input", "and" or a comma: "with email maria@x.io",
+#: "input email: jane@x.io", "for company Acme, name Jane".
+_KEY_FIRST = re.compile(rf"(?:\b(?:with|for|input|and)\s+|,\s*)(?:the\s+)?(?:input\s+)?"
+                        rf"(?P<key>{_KEY})\b\s*(?:[:=]\s*|(?:is|of)\s+)?", re.IGNORECASE)
+#: "<value> as the <key>": "with jane@x.io as the input email".
+_VALUE_FIRST = re.compile(rf"\bwith\s+(?P<value>\S.*?)\s+as\s+(?:the\s+|its\s+|an?\s+)?"
+                          rf"(?:input\s+)?(?P<key>{_KEY})\b", re.IGNORECASE)
+#: A whole text input: "input: ...", "with input ...", "on: ...", to the end of the message.
+_TEXT_INPUT = re.compile(r"\binput\s*(?:[:=]|\bis\b)\s*(?P<said>\S.*)$|\bwith\s+(?:the\s+|this\s+)?"
+                         r"input\s+(?P<with>\S.*)$|\bon:\s*(?P<on>\S.*)$",
+                         re.IGNORECASE | re.DOTALL)
+
+
+def run_input(text: str, masked: str) -> dict[str, Any] | str | None:
+    """A run's input. Keys with values ("with email maria@contoso.com", "with jane@x.io as the
+    input email") make an object of them, for a grid; "input: ..." or "on: ..." is the text a
+    workflow's first step works on, taken whole (its dates and commas included)."""
+    pairs: dict[str, Any] = {}
+    for match in _VALUE_FIRST.finditer(text):
+        key = match["key"].lower()
+        if re.fullmatch(_INPUT_VALUES[key], match["value"].strip(" '\"")):
+            pairs.setdefault(key, match["value"].strip(" '\""))
+    for match in _KEY_FIRST.finditer(text):
+        key = match["key"].lower()
+        value = re.match(rf"['\"]?({_INPUT_VALUES[key]})", text[match.end():])
+        if value:
+            pairs.setdefault(key, value[1].rstrip(".,;:!?)"))
+    if pairs:
+        return pairs
+    said = _TEXT_INPUT.search(text)
+    if said is None:
+        return None
+    whole = (said["said"] or said["with"] or said["on"]).strip().rstrip(".!").strip()
+    if whole.startswith("{"):  # an object written out: 'with input {"email": "jo@acme.com"}'
+        try:
+            written = json.loads(whole)
+        except ValueError:
+            return None
+        return written if isinstance(written, dict) else None
+    quoted = x.quoted(whole)
+    return quoted[0] if len(quoted) == 1 and len(quoted[0]) >= len(whole) - 2 else whole or None
+
+
+# -- who a topic is for ---------------------------------------------------------------------
+#: "aimed at founders", "targeting CFOs", "for an audience of ops managers", "audience: X", or
+#: a clause of its own: "..., audience ops leads", "..., target CTOs".
+_AUDIENCE = re.compile(
+    r"(?:\b(?:aimed\s+at|targeted\s+at|targeting|geared\s+(?:towards?|to)|for\s+an\s+audience\s+of"
+    r"|(?:target\s+)?audience(?:\s*[:=]|\s+is|\s+of))"
+    r"|(?:^|[,;(]\s*)(?:target(?:\s+audience)?|audience))\s+(?P<who>[^,;:.!?()\n]+)",
+    re.IGNORECASE)
+
+
+def audience(text: str, masked: str) -> str | None:
+    """Who a piece of content is for, said as an audience; "for X" alone is too loose."""
+    match = _AUDIENCE.search(text)
+    if match is None:
+        return None
+    who = re.split(r"\s+(?:about|on|covering|with|that|-)\s+", match["who"], maxsplit=1)[0]
+    who = re.sub(r"^(?:the|our|an?)\s+", "", who.strip(" '\""), flags=re.IGNORECASE)
+    who = re.sub(r"\s+(?:please|pls|thanks)$", "", who, flags=re.IGNORECASE)
+    return who if who and len(who.split()) <= 8 else None
+
+
+# -- the kind of change in an audit log -----------------------------------------------------
+#: The audit log's actions by the words that name them. "Removed" and "added" name none: a
+#: member removed or added is logged as 'remove' or 'invite', not 'delete' or 'create'.
+_CHANGE_KINDS = {"delete": ("deleted", "deletions"), "create": ("created",),
+                 "update": ("updated", "edited", "modified"), "send": ("sent",)}
+
+
+def change_kind(text: str, masked: str) -> str | None:
+    """The kind of change a question about the audit log asks for: "who deleted the Acme deal"
+    -> 'delete', "everything created since Monday" -> 'create'. "changed" names none, and
+    neither does a message naming two kinds.
+
+    Only for a free-text `action`: create_automation_rule's is a choice of its own and
+    act_on_insight's an index, so this reader is in `TEXT_READERS`, not `READERS`."""
+    lowered = text.lower()
+    said = {kind for kind, words in _CHANGE_KINDS.items()
+            if any(re.search(rf"\b{word}\b", lowered) for word in words)}
+    return said.pop() if len(said) == 1 else None
+
+
+# -- preferences and scopes -----------------------------------------------------------------
+#: Who a remembered fact is for: everyone in the workspace ...
+#: ("for the company" ends its phrase: in "the budget for the company retreat" it is no scope).
+_EVERYONE = re.compile(r"\b(?:for|with)\s+(?:the\s+whole\s+(?:team|company|workspace)|everyone|"
+                       r"everybody|all\s+of\s+us|the\s+(?:team|company|workspace))"
+                       r"(?=\s*(?:[,.:;!?]|$|that\b|to\b|so\b))|"
+                       r"\b(?:company|workspace|team)[- ]wide\b", re.IGNORECASE)
+#: ... or the user alone.
+_ME = re.compile(r"\b(?:about|for|just|only)\s+me\b|\b(?:personal|private)(?:ly)?\b", re.I)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|my|mine|me)\b", re.IGNORECASE)
+
+
+def fact_scope(text: str, masked: str) -> str | None:
+    """'workspace' for a fact said for everyone ("note for everyone: ...", "remember for the
+    whole team that ...", "company-wide"), 'me' for one about or for the user. A fact in the
+    first person ("I'm the contact for the whole team") is the user's, so no scope is read."""
+    if _ME.search(text):
+        return None if _EVERYONE.search(text) else "me"
+    everyone = _EVERYONE.search(text)
+    if everyone is None:
+        return None
+    rest = text[:everyone.start()] + text[everyone.end():]
+    rest = re.sub(r"\b(?:remind|tell|let)\s+me\b", " ", rest, flags=re.IGNORECASE)
+    return None if _FIRST_PERSON.search(rest) else "workspace"
+
+
+#: Answer lengths. "Brief" and "detailed" are asked for ("be brief", "more detailed"), not
+#: named ("the content brief"); "short" and "long" are said of the answers.
+_ANSWERS = r"(?:answers|replies|responses|messages)"
+_LENGTHS = (
+    ("brief", rf"\b(?:concise|terse|succinct|less\s+verbose|to\s+the\s+point|fewer\s+words|"
+              rf"less\s+detail(?:ed)?|(?:one|a\s+single)\s+line|one-liners?|be\s+shorter|"
+              rf"(?:be|keep\s+\w+|stay|more)\s+brief|briefer|brief\s+{_ANSWERS}|"
+              rf"(?:short|shorter)\s+{_ANSWERS}|(?:{_ANSWERS}|it)\s+(?:\w+\s+)?(?:short|shorter))\b"),
+    ("detailed", rf"\b(?:(?:more\s+)?detailed\s+{_ANSWERS}|more\s+detail(?:ed|s)?|in\s+(?:more\s+)?"
+                 rf"detail|in\s+depth|more\s+depth|more\s+thorough|be\s+thorough|"
+                 rf"(?:long|longer)\s+{_ANSWERS}|{_ANSWERS}\s+(?:\w+\s+)?(?:long|longer))\b"),
+    ("normal", rf"\b(?:normal|regular|medium|usual)\s+(?:length|{_ANSWERS})\b"),
+)
+
+
+def answer_length(text: str, masked: str) -> str | None:
+    """How long answers should be: "keep your answers short", "be more concise" -> 'brief';
+    "more detail", "longer answers" -> 'detailed'. Nothing when both are said."""
+    said = [value for value, pattern in _LENGTHS if re.search(pattern, text, re.IGNORECASE)]
+    return said[0] if len(said) == 1 else None
+
+
+#: Voices, each with the words that ask for it.
+_TONES = (("casual", r"casual|informal|relaxed|laid[- ]back"), ("formal", r"formal"),
+          ("friendly", r"friendly|friendlier|warmer|warm(?=\s+tone)"),
+          ("professional", r"professional|businesslike"), ("neutral", r"neutral"))
+#: Words that turn a voice down: "less formal", "drop the formal tone" ask for the opposite.
+_LESS = r"less|not\s+so|not\s+as|not\s+too|no\s+more|stop\s+being|(?:drop|lose|ditch)\s+the"
+_OPPOSITE = {"formal": "casual", "casual": "formal"}
+
+
+def answer_tone(text: str, masked: str) -> str | None:
+    """The voice answers should have: "be more casual", "less formal" -> 'casual'; "more
+    formal" -> 'formal'; "friendlier" -> 'friendly'. Nothing when two voices are asked for,
+    or one is only turned down ("less friendly")."""
+    said = set()
+    for value, words in _TONES:
+        for match in re.finditer(rf"\b(?P<less>(?:{_LESS})\s+)?(?:{words})\b", text,
+                                 re.IGNORECASE):
+            wanted = _OPPOSITE.get(value) if match["less"] else value
+            if wanted:
+                said.add(wanted)
+    return said.pop() if len(said) == 1 else None
+
+
+# -- an epic's completion target ------------------------------------------------------------
+_PERCENT = r"(?P<p>\d{1,3})\s*(?:%|percent\b)"
+#: "on target at 90% done", "90% complete counts as on target", "a target of 90%", "a 90%
+#: completion target".
+_ON_TARGET = (
+    re.compile(rf"\bon\s+(?:target|track)\s+(?:at|when|once|with|by|from)?\s*{_PERCENT}", re.I),
+    re.compile(rf"{_PERCENT}\s*(?:done|complete|completed|completion|of\s+(?:the\s+)?tasks"
+               r"(?:\s+(?:done|complete|completed))?)?\s*(?:counts?|is|means|=|will\s+count)\s+"
+               r"(?:as\s+)?(?:on\s+(?:target|track)|done|complete|success)", re.I),
+    re.compile(rf"\b(?:completion\s+)?target\s*(?:completion\s+)?(?:(?:of|at|is)\s+|[:=]\s*)?"
+               rf"{_PERCENT}", re.I),
+    re.compile(rf"{_PERCENT}\s+(?:completion\s+)?target\b", re.I),
+)
+
+
+def completion_target(text: str, masked: str) -> int | None:
+    """The percent of tasks done that counts as on target, when said as a target."""
+    for pattern in _ON_TARGET:
+        match = pattern.search(text)
+        if match and int(match["p"]) <= 100:
+            return int(match["p"])
+    return None
+
+
+def fits(value: Any, schema: dict[str, Any]) -> bool:
+    """Whether a value read for a field has the type, choice and bounds the field's schema
+    (references resolved) allows. One reader serves every tool with a field of its name, and
+    the fields may differ: `input` is text for execute_workflow but an object for run_grid."""
+    if "enum" in schema:
+        return value in schema["enum"]
+    kinds: dict[str, type | tuple[type, ...]] = {
+        "string": str, "integer": int, "number": (int, float), "boolean": bool, "array": list,
+        "object": dict}
+    kind = kinds.get(str(schema.get("type")))
+    if kind is None:
+        return True
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
+        return False
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return bool(schema.get("minimum", value) <= value <= schema.get("maximum", value))
+    return True
+
+
+#: Readers by field name, for every tool with a field of that name: each returns None unless
+#: the message clearly states the value.
 READERS: dict[str, Callable[[str, str], Any]] = {
     "line_items": invoice_lines, "events": events, "tags": tags, "rules": rules,
     "conditions": rules, "key": key_name, "cron": cron, "timezone": time_zone,
+    "goals": sprint_goals, "slug": slug, "input": run_input, "target_audience": audience,
+    "command": shortcut_command, "expansion": shortcut_expansion, "expires_in_days": expiry_days,
+    "days": window_days, "scope": fact_scope, "verbosity": answer_length, "tone": answer_tone,
+    "target_completion_percent": completion_target,
 }
+#: Readers for a field only where it is free text (a string without choices): `action` is
+#: free text in query_audit_log, a choice in create_automation_rule, an index in act_on_insight.
+TEXT_READERS: dict[str, Callable[[str, str], Any]] = {"action": change_kind}
 
 
 def _after_mark(text: str) -> str | None:

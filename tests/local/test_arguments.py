@@ -8,16 +8,21 @@ from datetime import UTC, datetime
 import pytest
 
 from assistant.local import arguments as args_of
+from assistant.local.model import CREATING, _with_aliases
+from assistant.local.select import profile
 from tools.catalog import load_catalog
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
 def _args(tool: str, text: str) -> dict[str, object]:
+    """What the offline model reads for this tool: its nouns and whether it makes something,
+    as `LocalModel` passes them."""
     found = load_catalog().get(tool)
     assert found is not None
-    creating = tool.split("_")[0] in ("create", "add", "submit", "log", "reply", "save")
-    return args_of.extract(found.args_model, text, NOW, creating=creating)
+    nouns = _with_aliases(profile(found).nouns)
+    return args_of.extract(found.args_model, text, NOW, nouns,
+                           creating=tool.split("_")[0] in CREATING)
 
 
 @pytest.mark.parametrize(("text", "amount"), [
@@ -52,3 +57,33 @@ def test_an_optional_title_beside_the_text_is_kept_only_when_said_as_one() -> No
     titled = _args("reply_to_conversation",
                    "reply to Leo with subject 'Contract': it is on its way")
     assert titled.get("subject") == "Contract"
+
+
+def test_an_expiry_in_days_is_no_date_too() -> None:
+    said = _args("share_document", "share it with a link that expires in a week")
+    assert said.get("expires_in_days") == 7 and "expires_at" not in said
+
+
+@pytest.mark.parametrize(("tool", "text", "expected"), [
+    ("create_topic_idea", "add a blog idea about onboarding checklists aimed at ops managers",
+     {"title": "onboarding checklists", "target_audience": "ops managers"}),
+    ("install_agent_template", "install research-analyst from the agent marketplace",
+     {"slug": "research-analyst"}),
+    ("create_automation_rule", "automation 'Thank-you SMS': when a deal is won, text the contact",
+     {"name": "Thank-you SMS", "trigger": "deal_won", "action": "send_sms"}),
+    ("query_audit_log", "everything that got deleted since Nov 1",
+     {"action": "delete", "since": "2026-11-01T00:00:00Z"}),
+    ("set_preference", "be more formal", {"tone": "formal"}),
+    ("list_tasks", "what does Sam still have open", {"open_only": True, "query": "Sam"}),
+    ("get_article_analytics", "how many views did our posts get in october?",
+     {"start": "2026-10-01", "end": "2026-10-31"}),
+    ("create_customer", "Set up Harborview Clinics as a customer - billing goes to ap@hc.com",
+     {"name": "Harborview Clinics", "email": "ap@hc.com"}),
+    ("create_project", "kick off a project called Ledger integration for Kramerica, budget 30k",
+     {"name": "Ledger integration", "budget": 30000}),
+    ("remember_fact", "remember this for the whole team: discounts over 15% need CFO sign-off",
+     {"fact": "discounts over 15% need CFO sign-off", "scope": "workspace"}),
+])
+def test_fields_read_from_everyday_requests(tool: str, text: str,
+                                            expected: dict[str, object]) -> None:
+    assert _args(tool, text) == expected
