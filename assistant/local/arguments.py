@@ -36,7 +36,12 @@ COMMAND = frozenset([
     "let", "us", "me", "my", "our", "a", "an", "the", "another", "one", "some", "for",
     "quick", "quickly", "just", "also", "hey", "hi", "ok", "okay", "neptune", "remind",
     "remember", "have", "get", "give", "send", "post", "file", "raise", "kick", "off", "spin",
+    "u", "ya", "plz", "kindly",
 ])
+#: Where a thing is put, never part of its title: "a new task on the board for Sam".
+PLACE = re.compile(r"\s*\b(?:on|to|in|into|onto)\s+(?:the|my|our)\s+(?:task\s+)?(?:board|list|"
+                   r"crm|calendar|pipeline|backlog|kb|knowledge base|system|app|tracker)\b",
+                   re.IGNORECASE)
 #: Words that join a value to a title; dropped at either end of what is left.
 CONNECT = frozenset([
     "for", "to", "about", "on", "at", "by", "due", "from", "until", "till", "through", "thru",
@@ -44,7 +49,7 @@ CONNECT = frozenset([
     "are", "was", "be", "it", "that", "which", "who", "called", "named", "titled", "already",
     "currently", "now", "as", "should", "close", "closing", "starts", "ends", "start", "end",
     "whose", "maybe", "around", "approx", "approximately", "roughly", "each", "per", "stage",
-    "priority", "status",
+    "priority", "status", "aimed", "targeting",
 ])
 BOOLEAN_CUES: dict[str, tuple[str, ...]] = {
     "mine": ("my", "mine", "i own", "i'm on", "i am on", "am i on", "assigned to me", "for me",
@@ -164,7 +169,7 @@ def _one_home(model: type[BaseModel], found: dict[str, Any]) -> None:
     by_value: dict[str, list[str]] = {}
     for name, value in found.items():
         if isinstance(value, str):
-            by_value.setdefault(value, []).append(name)
+            by_value.setdefault(value.strip(" .!?'\"").casefold(), []).append(name)
     for names in by_value.values():
         required = [n for n in names if model.model_fields[n].is_required()]
         keeper = (required or names)[0]
@@ -342,7 +347,7 @@ def _job_title(text: str) -> str | None:
     # "- office manager at Brightline Dental", "Head of Ops at Fabrikam"
     at = re.search(r"(?:^|[-,:(]\s*|\bis\s+(?:the\s+|an?\s+)?)((?:[A-Za-z]+\s){0,2}"
                    r"(?:manager|director|engineer|lead|officer|designer|founder|president|"
-                   r"head of \w+|vp of \w+|[A-Z]{2,4}))\s+(?:at|of|for)\s+[A-Z]", text)
+                   r"(?i:head of) \w+|(?i:vp of) \w+|[A-Z]{2,4}))\s+(?:at|of|for)\s+[A-Z]", text)
     return at[1] if at else None
 
 
@@ -607,6 +612,9 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     value = value or x.fuzzy_choice(text, options)
     if value is not None and name == "type" and value in r.nouns and not r.creating:
         return None  # "show all documents" names the records, not their type
+    if value is not None and re.search(rf"\b{re.escape(value)}\s*:", text, re.IGNORECASE) and not \
+            re.search(rf"\b{re.escape(value)}\b(?!\s*:)", text, re.IGNORECASE):
+        return None  # "text: '...'" labels a field; it says no format
     if value is not None:
         r.spans.extend(_spans_of_words(r.text, [*value.replace("_", " ").split(), name]))
     return value
@@ -632,7 +640,7 @@ SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
                "in_progress": ("working on", "underway", "started", "in progress"),
                "inactive": ("inactive",),
                "active": ("active again", "back with us", "switch on", "turn on", "turn back on",
-                          "enable", "reactivate", "resume", "unpause"),
+                          "enable", "reactivate", "resume", "unpause", "back on"),
                "paused": ("pause", "hold off", "stop", "switch off", "turn off", "disable",
                           "deactivate", "suspend"),
                "completed": ("done sending",),
@@ -704,6 +712,19 @@ RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S
                       re.IGNORECASE)
 
 
+def _call_the(r: Reading) -> str | None:
+    """"call the automation Loss follow-up": the name after the tool's own noun."""
+    said = re.search(r"\b(?:call|name)\s+(?:the|this|that)\s+(\w+)\s+(.+)$", r.text, re.IGNORECASE)
+    if said is None or said[1].lower().rstrip("s") not in r.nouns | KIND_WORDS:
+        return None
+    return re.split(r"[,;!?\n]|\.\s", said[2])[0].strip(" .'\"") or None
+
+
+def _names_record(quoted: str, text: str) -> bool:
+    after = re.search(rf"{re.escape(quoted)}['\"\u2019\u201d]?\s+(\w+)", text)
+    return after is not None and after[1].lower().rstrip("s") in KIND_WORDS
+
+
 def _names_another(left: str, text: str) -> bool:
     """"new project for Proseware", "a task for Vic due Monday", "a deal with Sara Kim for
     40k": a capitalised name after "for"/"with" is whom the thing is for, not its title (the
@@ -717,20 +738,24 @@ def _names_another(left: str, text: str) -> bool:
 def title_of(r: Reading) -> str | None:
     """The message's title: quoted text, text after "called"/"named", or what is left."""
     keys = ("called", "named", "titled", "title", "name it", "call it")
-    keyed = x.after_keyword(r.text, keys)
-    quotes = x.quoted(r.text)
-    if keyed in quotes:
+    keyed = x.after_keyword(r.text, keys) or _call_the(r)
+    # A quoted name followed by a kind names a record ("from the 'real cost' idea").
+    every = x.quoted(r.text)
+    quotes = [q for q in every if not _names_record(q, r.text)]
+    if keyed in every:
         return keyed  # as quoted: "titled 'Quarterly numbers are in'" keeps "are in"
     key_at = re.search(rf"\b(?:{'|'.join(keys)})\b", r.text, re.IGNORECASE)
     if quotes and (key_at is None or r.text.find(quotes[0]) < key_at.start()):
         return quotes[0]  # "rule 'Director title': ... the job title contains director"
     if keyed:
         return _trim(RELATIVE.split(keyed, maxsplit=1)[0])
+    if every:  # "turn the 'When not to automate' idea into a draft": its title, no other
+        return every[0]
     tail = _colon_tail(r)
     if tail:
         return tail
     for clause in _clauses(r):
-        left = _trim(_strip_command(clause, r.nouns))
+        left = _trim(_strip_command(PLACE.sub("", clause), r.nouns))
         left = TOLD.sub("", left).strip() or left
         left = _trim(_AS_KIND.sub("", left)) if _as_kind(left, r.nouns) else left
         if _names_another(left, _masked(r)):
@@ -748,10 +773,20 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
         # (A tool that makes something has no search text: "text" there is its content,
         # given only when keyed: "text: '...'".)
         return query_text(r, filtered or bool(found))
+    labelled = _labelled(name, r.text)
+    if labelled:
+        return labelled
+    if name == "lost_reason" and not re.search(r"\blost\b|\blose\b|went with", r.text, re.I):
+        return None  # a comma's tail is a reason to lose only when losing is said
     if name not in ("description", "notes", "note", "comment"):
         said = _set_to(name, r) or _quoted_after(name, r.text)
         if said:
             return said
+    if name in ("message", "body", "note", "notes"):
+        noted = re.search(r"\bwith\s+(?:the|a)\s+(?:note|message)\s*:?\s*(.+)$", r.text, re.I)
+        if noted:
+            quoted = x.quoted(noted[1])
+            return quoted[0] if quoted else noted[1].strip(" .'\"")
     keywords = {"body": ("saying", "says", "that says", "text"),
                 "content": ("saying", "that"), "message": ("saying", "that"),
                 "reason": ("because", "since", "reason"), "lost_reason": ("because", "since"),
@@ -769,6 +804,27 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
         if keyed and keyed not in found.values():
             return keyed
     return None
+
+
+#: Fields said with a label of their own name: "reason: they cancelled", "note: ...".
+LABELS = {"note": ("note", "notes"), "notes": ("notes", "note"), "reason": ("reason",),
+          "lost_reason": ("reason",), "summary": ("summary",), "description": ("description",),
+          "message": ("message",), "body": ("body", "message"), "content": ("content", "text"),
+          "instructions": ("instructions",), "system_prompt": ("instructions", "prompt"),
+          "objective": ("objective", "goal"), "text": ("text",), "angle": ("angle",)}
+
+
+def _labelled(name: str, text: str) -> str | None:
+    """The text after "<field>:" up to the end, or to the next label ("Reason: ...")."""
+    words = LABELS.get(name)
+    if not words:
+        return None
+    said = re.search(rf"\b(?:{'|'.join(words)})\s*:\s*(.+)$", text, re.IGNORECASE)
+    if said is None:
+        return None
+    value = re.split(r"[.;]\s+\w+\s*:\s", said[1])[0].strip(" .'\"")
+    quoted = x.quoted(value)
+    return (quoted[0] if quoted and len(quoted[0]) > len(value) - 4 else value) or None
 
 
 def _after_comma(text: str) -> str | None:
@@ -814,7 +870,8 @@ def _clauses(r: Reading) -> list[str]:
 PLACING = frozenset({"in", "for", "on", "into", "to", "under"})
 
 
-_AS_KIND = re.compile(r"\s+as\s+(?:a|an|the|our|my|new)?\s*(?:new\s+)?([\w-]+)$", re.IGNORECASE)
+_AS_KIND = re.compile(r"\s+as\s+(?:a|an|the|our|my|new)?\s*(?:new\s+)?([\w-]+)(?:\s+[\w-]+)?$",
+                      re.IGNORECASE)
 
 
 def _as_kind(left: str, nouns: frozenset[str]) -> bool:
@@ -830,12 +887,16 @@ def _colon_tail(r: Reading) -> str | None:
     head, colon, tail = masked.partition(":")
     if not colon or not tail.strip():
         return None
-    left = _strip_command(head, r.nouns).split()
+    left = _strip_command(PLACE.sub("", head), r.nouns).split()
     # "a task for Lee Park: chase the NDA": the head names whom it is for ("for" is part of
-    # the command, so only the name is left).
-    if left and left[0].lower() not in PLACING and " ".join(left) not in r.people:
+    # the command, so only the name is left); "a project for our customer Soylent Labs:
+    # ...", "send Lee a reminder: ...": it names the record it is for, or the person.
+    first = left[0].lower() if left else ""
+    if left and (first in r.nouns or not (
+            first in PLACING or first in KIND_WORDS
+            or any(" ".join(left).startswith(p) for p in r.people))):
         return None
-    first = re.split(r"[,;()!?\n]|\s[-\u2013\u2014]\s", tail)[0]
+    first = re.split(r"[,;()!?\n]|\s[-\u2013\u2014]\s|\.\s", tail)[0]
     return _trim(first) or None
 
 

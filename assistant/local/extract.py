@@ -271,10 +271,12 @@ _US_DATE = _rx(r"(?<![\d/.-])(?P<m>\d{1,2})/(?P<d>\d{1,2})(?:/(?P<y>\d{4}|\d{2})
 _DAY_WORD = _rx(r"\b(?P<w>(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|tmrw"
                 r"|yesterday)\b")
 _WEEKDAY = _rx(r"\b(?:(?P<mod>next|this|coming|last|on)\s+)?"
-               r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
+               r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
+               r"(?:\s+(?:of\s+)?(?P<week>next|this)\s+week\b)?")
 _IN_COUNT = _rx(rf"\bin\s+{_COUNT}\s+{_UNIT}\b")
 _COUNT_AGO = _rx(rf"\b{_COUNT}\s+{_UNIT}\s+(?P<dir>from\s+(?:now|today)|ago|later)\b")
-_NEXT_PERIOD = _rx(r"\bnext\s+(?P<unit>week|month|quarter|year)\b")
+_NEXT_PERIOD = _rx(r"\b(?:(?:the\s+)?(?:first|1st|start|beginning)\s+of\s+)?"
+                   r"next\s+(?P<unit>week|month|quarter|year)\b")
 _END_OF_PERIOD = _rx(r"\b(?:the\s+)?end\s+of\s+(?:the\s+)?(?:(?P<which>this|next|current)\s+)?"
                      r"(?P<unit>week|month|quarter|year)\b")
 _END_OF_MONTH = _rx(rf"\b(?:the\s+)?end\s+of\s+{_MONTH}\b(?:\s+(?P<y>\d{{4}})(?!\d))?")
@@ -346,7 +348,7 @@ def _quarter_end(year: int, quarter: int) -> date:
 def _weekday(match: re.Match[str], today: date) -> date:
     """Bare and "this" Friday: the coming one (today counts); "next Friday": next week's."""
     target = _WEEKDAYS.index(match["wd"].lower())
-    modifier = (match["mod"] or "").lower()
+    modifier = (match["week"] or match["mod"] or "").lower()  # "Wednesday next week"
     if modifier == "next":
         return today + timedelta(days=7 - today.weekday() + target)
     if modifier == "last":

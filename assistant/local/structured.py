@@ -39,11 +39,15 @@ _UNIT_WORDS = re.compile(
     r"^(?:hours?|hrs?|days?|units?|seats?|licen[cs]es?|sessions?)\s+(?:of\s+)?", re.IGNORECASE)
 _EVENT = re.compile(r"\b[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*\b")
 _TAGS = re.compile(
-    r"\b(?:tag|label)\b.*?\b(?:with|as)\s+(?P<tags>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)",
+    r"\b(?:tag|label)\b.*?\b(?:with|as)\s+(?P<tags>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)"
+    r"|\b(?:tag|label)\s+(?:it|them|this)\s+(?P<it>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)"
+    r"|\b(?:tagged|labell?ed)\s+(?P<ed>[\w-]+(?:\s*(?:,|&)\s*[\w-]+)*)",
     re.IGNORECASE)
 #: Words that introduce what a required text says; "to" introduces a task ("ask it to ..."),
 #: "for"/"on" what an expense was for, but "to the knowledge base" says where content goes.
 _INTRO_WORDS = ("that", "which", "who", "about", r"asking(?: us)?(?: to)?", "saying", "because")
+#: Words of a message (a reply's body): "about" says what it is about, not what it says.
+_NOT_INTRO = {"body": ("about",), "message": ("about",), "content": ("about",)}
 _EXTRA_INTRO = {"task": ("to",), "objective": ("to",), "goal": ("to",), "instructions": ("to",),
                 "description": ("for", "on")}
 
@@ -83,13 +87,14 @@ def tags(text: str, masked: str) -> list[str] | None:
     match = _TAGS.search(text)
     if match is None:
         return None
-    said = re.split(r"\s*(?:,|\band\b|&)\s*", match["tags"])
+    said = re.split(r"\s*(?:,|\band\b|&)\s*", match["tags"] or match["it"] or match["ed"])
     return [t for t in (s.strip().lower() for s in said) if t] or None
 
 
 def required_text(name: str, masked: str) -> str | None:
     """The words a required description or prompt is made of, or None when there are none."""
-    words = "|".join((*_INTRO_WORDS, *_EXTRA_INTRO.get(name, ())))
+    intros = [w for w in _INTRO_WORDS if w not in _NOT_INTRO.get(name, ())]
+    words = "|".join((*intros, *_EXTRA_INTRO.get(name, ())))
     intro = re.compile(rf"\b(?:{words})\s+(.+)$", re.IGNORECASE)
     for source in (_after_mark(masked), _introduced(masked, intro)):
         if source:
@@ -163,6 +168,33 @@ def key_name(text: str, masked: str) -> str | None:
         return snake.group()
     inner = x.quoted(text)
     return inner[0] if inner else None
+
+
+_KINDS = ("deal", "contact", "customer", "invoice", "expense", "task", "project", "campaign",
+          "segment", "webhook", "agent", "grid", "workflow", "document", "member", "prospect",
+          "sprint", "epic", "payment")
+_KIND_SAID = re.compile(rf"\b(?P<kind>{'|'.join(_KINDS)}|blog post)s?\b", re.IGNORECASE)
+
+
+def record_kind(text: str, masked: str) -> str | None:
+    """The one kind of record a question about changes names ("deal deletions" -> deal)."""
+    said = {m["kind"].lower().replace(" ", "_") for m in _KIND_SAID.finditer(text)}
+    return said.pop() if len(said) == 1 else None
+
+
+def key_value(text: str, masked: str) -> str | None:
+    """What a memory key holds, said after it: "under initech_po_notice: Initech needs 30
+    days' notice", "key house_style = Plain English"."""
+    key = key_name(text, masked)
+    if key is None:
+        return None
+    said = re.search(rf"{re.escape(key)}['\"\u2019\u201d]?\s*(?::|=|\bis\b|\bas\b|->)\s*(.+)$",
+                     text, re.IGNORECASE)
+    if said is None:
+        return None
+    value = said[1].strip(" .'\"")
+    quoted = x.quoted(said[1])
+    return quoted[0] if quoted and len(quoted[0]) > len(value) / 2 else value or None
 
 
 # -- schedules ------------------------------------------------------------------------------
@@ -639,7 +671,8 @@ READERS: dict[str, Callable[[str, str], Any]] = {
 }
 #: Readers for a field only where it is free text (a string without choices): `action` is
 #: free text in query_audit_log, a choice in create_automation_rule, an index in act_on_insight.
-TEXT_READERS: dict[str, Callable[[str, str], Any]] = {"action": change_kind}
+TEXT_READERS: dict[str, Callable[[str, str], Any]] = {"action": change_kind,
+                                                      "entity_type": record_kind}
 
 
 def _after_mark(text: str) -> str | None:
