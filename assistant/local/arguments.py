@@ -61,7 +61,7 @@ BOOLEAN_CUES: dict[str, tuple[str, ...]] = {
                 "past their due date", "past the due date", "missed its due date",
                 "missed their due date", "missed the deadline", "slipped"),
     "unread_only": ("unread", "new messages", "haven't read", "not read"),
-    "active_only": ("active", "current"),
+    "active_only": ("active", "current", "switched on", "turned on", "enabled", "live"),
     "include_inactive": ("inactive", "disabled", "including inactive", "all of them"),
     "include_overdue": ("overdue", "late"),
     "everyone": ("everyone", "everybody", "all users", "whole team"),
@@ -180,7 +180,7 @@ def _one_home(model: type[BaseModel], found: dict[str, Any]) -> None:
         said = found.get(title)
         inside = [v for n, v in found.items() if n != title and n not in FREE_TEXT
                   and isinstance(v, str) and v != said and len(v) >= 8
-                  and isinstance(said, str) and v in said]
+                  and (" " in v or "-" in v) and isinstance(said, str) and v in said]
         if isinstance(said, str) and inside:
             # "onboarding checklists aimed at ops managers": the audience said after the
             # title is cut off it; a title that is only another value is none.
@@ -708,6 +708,7 @@ TOLD = re.compile(r"^[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that\s+")
 #: Where a name said after "called" ends and what the thing does begins.
 RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+|"
                       r"for (?=[A-Z])|(?:to|into|in|under) (?:the|our) (?=[A-Z])|"
+                      r"with (?:the|a|an|our) |"
                       r"in (?:the|our) \w+ (?=department|team|collection|folder))\b",
                       re.IGNORECASE)
 
@@ -788,6 +789,7 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
             quoted = x.quoted(noted[1])
             return quoted[0] if quoted else noted[1].strip(" .'\"")
     keywords = {"body": ("saying", "says", "that says", "text"),
+                "text": ("saying", "that says", "which says", "it says", "reads"),
                 "content": ("saying", "that"), "message": ("saying", "that"),
                 "reason": ("because", "since", "reason"), "lost_reason": ("because", "since"),
                 "description": ("description",), "notes": ("note:", "notes:"),
@@ -807,11 +809,13 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
 
 
 #: Fields said with a label of their own name: "reason: they cancelled", "note: ...".
+SAYS = ("says", "that says", "saying", "which says", "it says", "reads", "reading")
 LABELS = {"note": ("note", "notes"), "notes": ("notes", "note"), "reason": ("reason",),
           "lost_reason": ("reason",), "summary": ("summary",), "description": ("description",),
-          "message": ("message",), "body": ("body", "message"), "content": ("content", "text"),
+          "message": ("message", *SAYS), "body": ("body", "message", *SAYS),
+          "content": ("content", "text", *SAYS), "text": ("text", *SAYS),
           "instructions": ("instructions",), "system_prompt": ("instructions", "prompt"),
-          "objective": ("objective", "goal"), "text": ("text",), "angle": ("angle",)}
+          "objective": ("objective", "goal"), "angle": ("angle",)}
 
 
 def _labelled(name: str, text: str) -> str | None:
@@ -870,14 +874,16 @@ def _clauses(r: Reading) -> list[str]:
 PLACING = frozenset({"in", "for", "on", "into", "to", "under"})
 
 
-_AS_KIND = re.compile(r"\s+as\s+(?:a|an|the|our|my|new)?\s*(?:new\s+)?([\w-]+)(?:\s+[\w-]+)?$",
+_AS_KIND = re.compile(r"\s+as\s+(?:a|an|the|our|my|new)?\s*(?:new\s+)?([\w-]+)"
+                      r"(?:\s+([\w-]+))?\b.*$",
                       re.IGNORECASE)
 
 
 def _as_kind(left: str, nouns: frozenset[str]) -> bool:
     """"Harborview Clinics as a customer": the words after "as" say what to make it."""
     said = _AS_KIND.search(left)
-    return said is not None and said[1].lower().rstrip("s") in nouns | KIND_WORDS
+    return said is not None and any(w and w.lower().rstrip("s") in nouns | KIND_WORDS
+                                    for w in (said[1], said[2]))
 
 
 def _colon_tail(r: Reading) -> str | None:
@@ -893,7 +899,7 @@ def _colon_tail(r: Reading) -> str | None:
     # ...", "send Lee a reminder: ...": it names the record it is for, or the person.
     first = left[0].lower() if left else ""
     if left and (first in r.nouns or not (
-            first in PLACING or first in KIND_WORDS
+            first in PLACING or first in KIND_WORDS or len(left) == 1
             or any(" ".join(left).startswith(p) for p in r.people))):
         return None
     first = re.split(r"[,;()!?\n]|\s[-\u2013\u2014]\s|\.\s", tail)[0]
@@ -914,6 +920,8 @@ def _strip_command(clause: str, nouns: frozenset[str]) -> str:
     own = nouns | {n + "s" for n in nouns}
     while words:
         first = words[0].lower().strip(":,.'\"")
+        if words[0] == "The" and len(words) > 1 and words[1][:1].isupper():
+            break  # "The Robot Report" is a name
         if first in skip:
             if len(words) > 1 and words[1].isdigit() and first in nouns:
                 break  # "Sprint 16" is a name
@@ -927,6 +935,8 @@ def _strip_command(clause: str, nouns: frozenset[str]) -> str:
 def _trim(text: str) -> str:
     words = text.strip(" .,:;!?'\"").split()
     while words and words[0].lower() in CONNECT | {"a", "an", "the"}:
+        if words[0] == "The" and len(words) > 1 and words[1][:1].isupper():
+            break  # "The Robot Report" is a name
         words.pop(0)
     while words and words[-1].lower().strip(".,!?") in CONNECT | COMMAND | {"pls", "please"}:
         words.pop()

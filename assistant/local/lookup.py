@@ -163,7 +163,8 @@ def takes_filter(tool: Tool) -> bool:
     return any(f in tool.args_model.model_fields for f in TEXT_FILTERS)
 
 
-def reference(text: str, kind: str, taken: Collection[object] = ()) -> str | None:
+def reference(text: str, kind: str, taken: Collection[object] = (),
+              loose: bool = False) -> str | None:
     """The name a message gives a record: quoted, a code like INV-00042, a #channel, a person's
     or a company's name, or the words between "the" and the kind ("the Lead enrichment grid").
     Text already read as another argument (the new deal's quoted title) names nothing."""
@@ -187,7 +188,61 @@ def reference(text: str, kind: str, taken: Collection[object] = ()) -> str | Non
     if names:
         return names[0]
     between = re.search(rf"\bthe\s+([A-Z][\w'&-]*(?:\s+[\w'&-]+){{0,4}}?)\s+{noun}s?\b", text)
-    return between[1] if between else None
+    if between:
+        return between[1]
+    # "check the lead enrichment grid": the kind said after the name, in lower case
+    lower = re.search(rf"\bthe\s+((?:[a-z][\w'&-]*\s+){{1,4}}?){noun}s?\b", text)
+    if lower and any(w not in _plain_words() for w in lower[1].split()):
+        return lower[1].strip()
+    return _unwritten_name(text, kind, taken) if loose else None
+
+
+#: Words that are never a name written in lower case ("delete felix moreau, dupe contact").
+def _plain_words() -> frozenset[str]:
+    from assistant.local import arguments as a
+    from assistant.local.select import VERBS
+    said = {w for cues in VERBS.values() for cue in cues for w in cue.split()}
+    return frozenset(a.COMMAND | a.CONNECT | a.QUESTION | a.GENERIC | a.KIND_WORDS | NOT_DISTINCT
+                     | said | COMMON)
+
+
+COMMON = frozenset([
+    "he", "she", "they", "them", "their", "his", "her", "we", "i", "you", "it", "its", "this",
+    "that", "these", "those", "was", "were", "be", "been", "being", "do", "does", "did", "done",
+    "not", "no", "yes", "just", "now", "then", "there", "here", "what", "when", "where", "who",
+    "why", "how", "all", "any", "some", "every", "each", "other", "new", "old", "next", "last",
+    "first", "please", "thanks", "thank", "pls", "plz", "ok", "okay", "hey", "hi", "so", "also",
+    "too", "very", "really", "still", "again", "back", "up", "out", "off", "over", "into",
+    "onto", "about", "via", "per", "dupe", "duplicate", "stuck", "sitting", "today", "tomorrow",
+    "yesterday", "week", "month", "year", "morning", "afternoon", "evening", "am", "pm", "asap",
+    "urgent", "high", "low", "medium", "priority", "stage", "status", "deal", "deals", "contact",
+    "contacts", "task", "tasks", "score", "scores", "run", "runs", "signups", "new", "thread",
+    "threads", "pricing", "renewal", "terms", "proposal", "note", "notes", "call", "calls",
+    "email", "emails", "meeting", "meetings", "quick", "update", "updated", "change", "changed",
+    "thing", "things", "wants", "want", "need", "needs", "asked", "ask", "said", "says", "told",
+    "tell", "let", "lets", "get", "got", "give", "gave", "make", "made", "good", "great", "bad",
+    "more", "less", "most", "least", "much", "many", "few", "one", "two", "three", "four",
+    "five", "six", "seven", "eight", "nine", "ten", "hundred", "thousand", "million", "k",
+])
+
+
+def _unwritten_name(text: str, kind: str, taken: Collection[object]) -> str | None:
+    """A name written in lower case: a run of words that are no command, question, kind or
+    everyday word ("felix moreau"); for a member, one such word after the word that hands
+    work over ("over to sam", "remind lee")."""
+    plain = _plain_words()
+    rest = text
+    for value in taken:
+        rest = rest.replace(value, " ") if isinstance(value, str) and value else rest
+    if kind == "member":
+        said = re.search(r"\b(?:to|for|assign|remind|ping|tell|notify|have|ask|with|by)\s+"
+                         r"([a-z][a-z'-]+)\b", rest)
+        return said[1] if said and said[1] not in plain else None
+    words = [w.removesuffix("'s") for w in re.findall(r"[\w'-]+", rest)]
+    runs = re.findall(r"(?:\b[a-z][a-z'-]*\b\s*){2,3}", " ".join(
+        w if w.isalpha() and w.lower() not in plain else "|" for w in words))
+    names = [r.strip() for r in runs if r.strip()]
+    return names[0] if names else None
 
 
 def _named_as(name: str, noun: str, text: str) -> bool:
@@ -297,7 +352,7 @@ def sure(match: Match, text: str, kind: str) -> bool:
     if match.whole or match.words >= 3:
         return True
     first = match.label.split()[0] if match.label else ""
-    said = bool(first) and re.search(rf"\b{re.escape(first)}\b", text) is not None
+    said = bool(first) and re.search(rf"\b{re.escape(first)}\b", text, re.IGNORECASE) is not None
     return kind == "member" and said
 
 

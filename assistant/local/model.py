@@ -53,7 +53,7 @@ CLOSE = 0.4
 SAME_VERB = 0.2
 MIN_SCORE = 0.45
 #: How many pages of records a lookup reads for a name it did not find on the first.
-PAGES = 4
+PAGES = 8
 SELF = ("I'm Neptune's built-in offline assistant: not a large language model, but rules and a "
         "small local embedding model that map what you ask to Neptune's tools. I can list, find, "
         "create and update records, and ask when something is missing. For open-ended "
@@ -407,8 +407,8 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
     records = [r for entry in mine for r in entry.records]
     # (What a search would look for may be the member a filter means: "what does Sam still
     # have open" lists Sam's tasks.)
-    taken = [v for k, v in values.items() if isinstance(v, str)
-             and not (kind == "member" and k in args_of.QUERY_FIELDS)]
+    taken = [v for k, v in values.items() if isinstance(v, str) and not (
+        kind == "member" and (k in args_of.QUERY_FIELDS or k in args_of.TITLE_FIELDS))]
     word = lookup.qualifier(name)
     several = name.endswith("_ids")
     # A list of records ("Task Router and Meeting Notetaker are the members"), or one named
@@ -419,7 +419,9 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
         return
     source = lookup.lookup_tool(name, tool, tools) or (
         lookup.holder(name, tools) if required else None)
-    ref = lookup.reference(text, kind, taken)
+    # A name written in lower case is guessed at only where a wrong guess costs a lookup:
+    # a required record (all are listed when the guess finds none) or a member.
+    ref = lookup.reference(text, kind, taken, loose=required or kind == "member")
     if source is None or (not required and ref is None):
         return
     parent = lookup.parent_field(source)
@@ -428,8 +430,8 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
                            unfound)
         return
     if mine:
-        pages = [e for e in mine if e.mode == "a"]
-        more = lookup.next_page(source, pages[-1].result, pages[-1].args) if pages else None
+        pages = [e for e in mine if e.mode == "a"]  # newest first
+        more = lookup.next_page(source, pages[0].result, pages[0].args) if pages else None
         if (required or several) and not pages:
             calls.append((_lookup_id(tool, name, "a"), source.name,
                           lookup.lookup_args(source, None)))
@@ -461,10 +463,10 @@ def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str,
     if match is None or not (required or lookup.sure(match, text, kind)):
         return False
     values[name] = [match.id] if lookup.is_list(name) else match.id
-    for key in args_of.QUERY_FIELDS:
+    for key in (*args_of.QUERY_FIELDS, *args_of.TITLE_FIELDS):
         said = values.get(key)
         if kind == "member" and isinstance(said, str) and lookup.names(said, match.label):
-            del values[key]  # the member filter says it
+            del values[key]  # the member says it: "task for lee" has no title "lee"
     return True
 
 

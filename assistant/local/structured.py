@@ -48,7 +48,8 @@ _TAGS = re.compile(
 _INTRO_WORDS = ("that", "which", "who", "about", r"asking(?: us)?(?: to)?", "saying", "because")
 #: Words of a message (a reply's body): "about" says what it is about, not what it says.
 _NOT_INTRO = {"body": ("about",), "message": ("about",), "content": ("about",)}
-_EXTRA_INTRO = {"task": ("to",), "objective": ("to",), "goal": ("to",), "instructions": ("to",),
+_EXTRA_INTRO = {"system_prompt": (r"whose job is to", r"that will", r"which will"),
+                "task": ("to",), "objective": ("to",), "goal": ("to",), "instructions": ("to",),
                 "description": ("for", "on")}
 
 
@@ -182,6 +183,17 @@ def record_kind(text: str, masked: str) -> str | None:
     return said.pop() if len(said) == 1 else None
 
 
+_TOOL_NAME = re.compile(r"\b(?:search|get|list|create|update|delete|send|log|add|run|draft|"
+                        r"schedule|record|submit|query|post|reply)_[a-z_]+\b")
+
+
+def tool_names(text: str, masked: str) -> list[str] | None:
+    """Tools an agent may use, named as written: "it only needs search_deals and
+    get_contact_timeline"."""
+    said = list(dict.fromkeys(_TOOL_NAME.findall(text)))
+    return said or None
+
+
 def key_value(text: str, masked: str) -> str | None:
     """What a memory key holds, said after it: "under initech_po_notice: Initech needs 30
     days' notice", "key house_style = Plain English"."""
@@ -264,8 +276,13 @@ def time_zone(text: str, masked: str) -> str | None:
     written = re.search(r"\b[A-Z][a-z]+/[A-Z][A-Za-z_]+\b", text)
     if written and written.group() in zoneinfo.available_timezones():
         return written.group()
-    said = re.search(r"\b([A-Z][a-z]+(?:\s[A-Z][a-z]+)?)\s+time\b", text)
-    return _zones_by_city().get(said[1].lower()) if said else None
+    for said in re.finditer(r"\b([A-Za-z]+(?:\s[A-Za-z]+)?)\s+time\b", text):
+        words = said[1].lower().split()
+        for start in range(len(words)):  # "on chicago time", "new york time"
+            zone = _zones_by_city().get(" ".join(words[start:]))
+            if zone:
+                return zone
+    return None
 
 
 # -- spans of time ("the next two weeks", "valid for a month") --------------------------------
@@ -470,7 +487,9 @@ _VALUE_FIRST = re.compile(rf"\bwith\s+(?P<value>\S.*?)\s+as\s+(?:the\s+|its\s+|a
                           rf"(?:input\s+)?(?P<key>{_KEY})\b", re.IGNORECASE)
 #: A whole text input: "input: ...", "with input ...", "on: ...", to the end of the message.
 _TEXT_INPUT = re.compile(r"\binput\s*(?:[:=]|\bis\b)\s*(?P<said>\S.*)$|\bwith\s+(?:the\s+|this\s+)?"
-                         r"input\s+(?P<with>\S.*)$|\bon:\s*(?P<on>\S.*)$",
+                         r"input\s+(?P<with>\S.*)$|\bon:\s*(?P<on>\S.*)$"
+                         r"|\bworkflow\s+(?:on|for)\s+(?P<about>\S.*)$"
+                         r"|\brun\s+\S.*?\bwith\s+(?P<json>\{.*\})\s*$",
                          re.IGNORECASE | re.DOTALL)
 
 
@@ -493,7 +512,8 @@ def run_input(text: str, masked: str) -> dict[str, Any] | str | None:
     said = _TEXT_INPUT.search(text)
     if said is None:
         return None
-    whole = (said["said"] or said["with"] or said["on"]).strip().rstrip(".!").strip()
+    whole = (said["said"] or said["with"] or said["on"] or said["about"] or said["json"]
+             ).strip().rstrip(".!").strip()
     if whole.startswith("{"):  # an object written out: 'with input {"email": "jo@acme.com"}'
         try:
             written = json.loads(whole)
@@ -509,6 +529,7 @@ def run_input(text: str, masked: str) -> dict[str, Any] | str | None:
 #: a clause of its own: "..., audience ops leads", "..., target CTOs".
 _AUDIENCE = re.compile(
     r"(?:\b(?:aimed\s+at|targeted\s+at|targeting|geared\s+(?:towards?|to)|for\s+an\s+audience\s+of"
+    r"|written\s+for|meant\s+for"
     r"|(?:target\s+)?audience(?:\s*[:=]|\s+is|\s+of))"
     r"|(?:^|[,;(]\s*)(?:target(?:\s+audience)?|audience))\s+(?P<who>[^,;:.!?()\n]+)",
     re.IGNORECASE)
@@ -667,7 +688,8 @@ READERS: dict[str, Callable[[str, str], Any]] = {
     "goals": sprint_goals, "slug": slug, "input": run_input, "target_audience": audience,
     "command": shortcut_command, "expansion": shortcut_expansion, "expires_in_days": expiry_days,
     "days": window_days, "scope": fact_scope, "verbosity": answer_length, "tone": answer_tone,
-    "target_completion_percent": completion_target,
+    "target_completion_percent": completion_target, "record_type": record_kind,
+    "tools": tool_names,
 }
 #: Readers for a field only where it is free text (a string without choices): `action` is
 #: free text in query_audit_log, a choice in create_automation_rule, an index in act_on_insight.
