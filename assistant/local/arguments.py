@@ -227,6 +227,10 @@ def _read_shaped(fields: dict[str, dict[str, Any]], r: Reading, found: dict[str,
                 found[name] = value
     if "expires_in_days" in found:
         found.pop("expires_at", None)  # "expire after 7 days" is a number of days
+    if {"key", "value"} <= fields.keys() and "value" not in found and _is_text(fields["value"]):
+        value = structured.key_value(r.text, _masked(r))  # "under house_style: Plain English"
+        if value:
+            found["value"] = value
 
 
 def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Reading,
@@ -275,8 +279,8 @@ def _unmasked(value: str, r: Reading) -> str:
     if found is None:
         return value
     start, end = found.span()
-    if words[-1].lower() in CONNECT and not masked[end:].strip(" .!?'\""):
-        end = len(r.text)
+    if not masked[end:].strip(" .!?'\"") and r.text[end:].strip(" .!?'\""):
+        end = len(r.text)  # it ended on values: "our fiscal year closes june 30"
     article = re.search(r"(?:^|\s)((?:the|a|an)\s+)$", r.text[:start], re.IGNORECASE)
     if article and not re.match(r"(?:the|a|an)\b", value, re.IGNORECASE):
         start = article.start(1)
@@ -703,8 +707,10 @@ def _set_to(name: str, r: Reading) -> str | None:
     return quoted[0] if quoted else _trim(value) or None
 
 
-#: Who is told, before what they are told: "(ping) Lee that the contract came back".
-TOLD = re.compile(r"^[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that\s+")
+#: Who is told, before what they are told: "(ping) Lee that the contract came back",
+#: "(remind) lee to get the proposal out".
+TOLD = re.compile(r"^(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that|"
+                  r"(?!(?:me|us|you|them|it|him|her)\b)[a-z][\w'-]*\s+to)\s+(?=\w)")
 #: Where a name said after "called" ends and what the thing does begins.
 RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+|"
                       r"for (?=[A-Z])|(?:to|into|in|under) (?:the|our) (?=[A-Z])|"
@@ -759,12 +765,31 @@ def title_of(r: Reading) -> str | None:
         left = _trim(_strip_command(PLACE.sub("", clause), r.nouns))
         left = TOLD.sub("", left).strip() or left
         left = _trim(_AS_KIND.sub("", left)) if _as_kind(left, r.nouns) else left
+        left = _own_name(left, r.nouns)
         if _names_another(left, _masked(r)):
             return None
         if left and any(w.lower() not in COMMAND | CONNECT | GENERIC | KIND_WORDS
                         for w in WORD.findall(left)):
-            return left
+            return _with_values(left, r)
     return None
+
+
+def _own_name(left: str, nouns: frozenset[str]) -> str:
+    """"Renewal Watcher agent whose job is ...": a capitalised name before the tool's own
+    noun is the name; what follows says what it does."""
+    said = re.match(r"((?:[A-Z][\w'&-]*\s+){1,4})(\w+)\b", left)
+    if said and said[2].lower().rstrip("s") in nouns and len(left.split()) > len(said[0].split()):
+        return said[1].strip()
+    return left
+
+
+def _with_values(title: str, r: Reading) -> str:
+    """A title that ends on a word needing the value the message said after it ("get the
+    proposal out before" + "5pm today") has it back."""
+    words = title.split()
+    if not words or words[-1].lower() not in ("before", "after", "past", "around"):
+        return title  # (a date after "by" or "due" is the deadline, read on its own)
+    return _unmasked(title, r)
 
 
 def _keyed_text(name: str, r: Reading, found: dict[str, Any],
@@ -997,6 +1022,18 @@ def query_text(reading: Reading | str, filtered: bool = False) -> str | None:
         return _trim(about[1]) or None
     if filtered:
         return None
-    left = [w for w in WORD.findall(_masked(r).lower()) if w.strip(".'?") not in QUESTION
-            and w not in COMMAND | GENERIC and w.rstrip("s") not in r.nouns and w not in r.nouns]
-    return " ".join(left).strip(" .?!") or None
+    masked = _masked(r)
+    kept = [m for m in WORD.finditer(masked) if _searched(m.group().lower(), r.nouns)]
+    if not kept:
+        return None
+    # The words searched for and what joins them, as said: "refund window on annual plans".
+    span = masked[kept[0].start():kept[-1].end()]
+    inner = [w for w in WORD.findall(span) if not _searched(w.lower(), r.nouns)]
+    if len(inner) > len(kept) or any(w.lower() in COMMAND - CONNECT for w in inner):
+        return " ".join(m.group() for m in kept).strip(" .?!") or None
+    return _trim(" ".join(span.split())) or None
+
+
+def _searched(word: str, nouns: frozenset[str]) -> bool:
+    return (word.strip(".'?") not in QUESTION and word not in COMMAND | GENERIC
+            and word.rstrip("s") not in nouns and word not in nouns)

@@ -169,8 +169,9 @@ def reference(text: str, kind: str, taken: Collection[object] = (),
     or a company's name, or the words between "the" and the kind ("the Lead enrichment grid").
     Text already read as another argument (the new deal's quoted title) names nothing."""
     noun = re.escape(kind.split("_")[-1])
-    for found in (x.quoted(text), re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", text),
-                  re.findall(r"#([\w-]+)", text)):
+    written = (x.quoted(text), re.findall(r"\b[A-Z]{2,5}-\d{2,}\b", text),
+               re.findall(r"#([\w-]+)", text))
+    for found in written if kind != "member" else ():  # (a person is named, not quoted)
         found = [f for f in found if f not in taken or _named_as(f, noun, text)]
         if found:
             return found[0]

@@ -89,6 +89,7 @@ class Request:
     text: str
     field: str | None = None
     answer: str = ""
+    tool: str | None = None  # the tool our question was for
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,11 @@ class LocalModel:
 
     # -- a new request -----------------------------------------------------------------------
     def _request(self, request: Request, tools: list[Tool], now: datetime) -> Reply:
+        # An answer completes the call our question was for, even one chosen after the
+        # first reading's record was not found.
+        asked = next((t for t in tools if t.name == request.tool), None)
+        if asked is not None and request.field in asked.args_model.model_fields:
+            return self._plan(asked, request, tools, now, [])
         choice = self.choose(request.text, tools)
         if choice is None and request.field is not None:
             return self._request(Request(request.answer), tools, now)
@@ -320,7 +326,8 @@ def current_request(messages: Sequence[Mapping[str, Any]]) -> Request:
     match = ASKING.search(asked.strip())
     if match is None or messages[last - 1].get("role") != "assistant":
         return Request(answer)
-    return Request(_text(messages[users[-2]]), match["field"].replace(" ", "_"), answer)
+    return Request(_text(messages[users[-2]]), match["field"].replace(" ", "_"), answer,
+                   match["what"].replace(" ", "_"))
 
 
 def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str],
@@ -329,7 +336,9 @@ def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str]
     name = request.field
     if name is None or name not in tool.args_model.model_fields or args_of.is_id(name):
         return {}
-    if name in LONG_TEXT:  # a description or a prompt is the whole answer, commas and all
+    if name in LONG_TEXT or (name in args_of.FREE_TEXT and name not in args_of.TITLE_FIELDS
+                             and name not in args_of.QUERY_FIELDS):
+        # a description, a reason or a prompt is the whole answer, commas and all
         return {name: request.answer.strip()}
     from_answer = args_of.extract(tool.args_model, request.answer, now, nouns)
     # Amounts and dates the answer gives besides fill fields nothing else did ("$199" is
