@@ -36,8 +36,11 @@ COMMAND = frozenset([
     "let", "us", "me", "my", "our", "a", "an", "the", "another", "one", "some", "for",
     "quick", "quickly", "just", "also", "hey", "hi", "ok", "okay", "neptune", "remind",
     "remember", "have", "get", "give", "send", "post", "file", "raise", "kick", "off", "spin",
-    "u", "ya", "plz", "kindly",
+    "u", "ya", "plz", "kindly", "let's", "lets",
 ])
+#: Words that state what happened rather than name anything: "we've signed a new customer".
+STATED = frozenset({"we've", "we", "i've", "i", "just", "signed", "landed", "won", "got", "have",
+                    "has", "another", "finally", "so"})
 #: Where a thing is put, never part of its title: "a new task on the board for Sam".
 PLACE = re.compile(r"\s*\b(?:on|to|in|into|onto)\s+(?:the|my|our)\s+(?:task\s+)?(?:board|list|"
                    r"crm|calendar|pipeline|backlog|kb|knowledge base|system|app|tracker)\b",
@@ -119,7 +122,7 @@ class Reading:
     def looks_back(self, name: str) -> bool:
         """A range bound of a tool that reads records ("since Monday", "from Sep 1") lies in
         the past; a deadline or a date to create something with lies ahead."""
-        return not self.creating and name in LOOK_BACK
+        return (not self.creating and name in LOOK_BACK) or name in HAPPENED
 
 
 def extract(model: type[BaseModel], text: str, now: datetime,
@@ -287,12 +290,16 @@ def _unmasked(value: str, r: Reading) -> str:
     return r.text[start:end].strip(" .!?'\"") or value
 
 
+#: Dates of what has already happened: "paid on Monday" is the Monday just gone.
+HAPPENED = frozenset({"paid_on", "spent_on", "occurred_at", "received_on", "paid_at",
+                      "happened_at", "spent_at", "received_at"})
 LOOK_BACK = frozenset({"since", "until", "start", "end", "start_date", "end_date", "from_date",
                        "to_date", "date_from", "date_to", "after", "before"})
 FREE_TEXT = frozenset({*TITLE_FIELDS, "description", "notes", "note", "body", "content",
                        "message", "reason", "summary", "text", "query", "q", "search", "term",
                        "objective", "task", "goal", "instructions", "prompt", "question",
-                       "excerpt", "lost_reason", "details", "comment", "system_prompt"})
+                       "excerpt", "lost_reason", "details", "comment", "system_prompt",
+                       "angle"})
 
 
 def _is_free_text(name: str, schema: dict[str, Any]) -> bool:
@@ -385,6 +392,11 @@ def _named_before(name: str, text: str) -> str | None:
     said = re.search(rf"\bwith\s+(.+?)\s+as\s+(?:the\s+|its\s+)?{name}\b", text, re.IGNORECASE)
     if said:
         return said[1].strip(" '\"")
+    if name == "collection":  # "add a doc to the Help Center called ...": a name, capitalised
+        put = re.search(r"\b(?:to|into)\s+(?:the\s+|our\s+)?([A-Z][\w&-]*(?:\s+[A-Z][\w&-]*)+)"
+                        r"(?=\s+(?:called|named|titled|collection)\b|\s*[:,]|$)", text)
+        if put:
+            return put[1]
     match = re.search(rf"\b(?:into|in|from|on|of|to|using|use)\s+(?:the\s+|our\s+)?['\"]?"
                       rf"([\w][\w .&-]{{0,40}}?)['\"]?\s+{name}\b", text, re.IGNORECASE)
     return match[1] if match and match[1].lower() not in QUESTION | CONNECT else None
@@ -714,7 +726,7 @@ TOLD = re.compile(r"^(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that|"
 #: Where a name said after "called" ends and what the thing does begins.
 RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+|"
                       r"for (?=[A-Z])|(?:to|into|in|under) (?:the|our) (?=[A-Z])|"
-                      r"with (?:the|a|an|our) |"
+                      r"with (?:the|a|an|our|all|every\w*|contacts|people|leads) |"
                       r"in (?:the|our) \w+ (?=department|team|collection|folder))\b",
                       re.IGNORECASE)
 
@@ -768,7 +780,10 @@ def title_of(r: Reading) -> str | None:
         left = _own_name(left, r.nouns)
         if _names_another(left, _masked(r)):
             return None
-        if left and any(w.lower() not in COMMAND | CONNECT | GENERIC | KIND_WORDS
+        last = left.split()[-1].lower().rstrip("s") if left else ""
+        if last in KIND_WORDS and last not in r.nouns and len(left.split()) > 1:
+            continue  # "aimed at the Hot leads segment" names another record
+        if left and any(w.lower() not in COMMAND | CONNECT | GENERIC | KIND_WORDS | STATED
                         for w in WORD.findall(left)):
             return _with_values(left, r)
     return None
@@ -849,8 +864,9 @@ def _labelled(name: str, text: str) -> str | None:
     if not words:
         return None
     said = re.search(rf"\b(?:{'|'.join(words)})\s*:\s*(.+)$", text, re.IGNORECASE)
-    if said is None:
-        return None
+    inline = re.search(rf"\bthe\s+(?:{'|'.join(words)})\s+is\s+(.+)$", text, re.IGNORECASE)
+    if said is None:  # "the angle is X, written for Y": X
+        return re.split(r"[,;]|\.\s", inline[1])[0].strip(" .'\"") or None if inline else None
     value = re.split(r"[.;]\s+\w+\s*:\s", said[1])[0].strip(" .'\"")
     quoted = x.quoted(value)
     return (quoted[0] if quoted and len(quoted[0]) > len(value) - 4 else value) or None
@@ -874,13 +890,27 @@ def _quoted_after(name: str, text: str) -> str | None:
 
 
 def _after_mark(text: str) -> str | None:
-    """The part after a colon or a dash: "post in #sales: we won" -> "we won"."""
+    """The part after a colon or a dash: "post in #sales: we won" -> "we won" (not one
+    inside a quoted title: "subject line \"Summer's here: 20% off\"")."""
+    plain = _unquoted(text)
     match = re.search(
-        r"(?::|\s[-\u2013\u2014]\s|,\s+(?=she|he|they|asking|wants|because))\s*(.+)$", text)
+        r"(?::|\s[-\u2013\u2014]\s|,\s+(?=she|he|they|asking|wants|because))\s*(.+)$", plain)
+    if match is not None:
+        match = re.match(r"(.+)$", text[match.start(1):])
     if match is None:
         return None
     tail = match[1].strip(" .!'\"")
     return tail or None
+
+
+def _unquoted(text: str) -> str:
+    """The text with what is quoted blanked (same length), so marks inside quotes count
+    for nothing."""
+    chars = list(text)
+    for found in re.finditer(r"(['\"\u2018\u201c])(.{2,}?)(['\"\u2019\u201d])(?!\w)", text):
+        if found.start() == 0 or not text[found.start() - 1].isalnum():
+            chars[found.start(2):found.end(2)] = " " * (found.end(2) - found.start(2))
+    return "".join(chars)
 
 
 def _clauses(r: Reading) -> list[str]:
