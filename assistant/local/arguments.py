@@ -423,7 +423,9 @@ def _quantity(name: str, kind: object, fmt: object, r: Reading) -> Any:
         return _money(name, kind, text, now)
     if name == "currency":
         money = x.find_money(text)
-        return money[0].currency if money and money[0].currency else None
+        if money and money[0].currency:
+            return money[0].currency
+        return _currency_said(text)
     if fmt == "date" or name.endswith(("_date", "_on")) or name in ("due", "start", "end"):
         return _date(name, r)
     if name in ("since", "until") and r.looks_back(name):
@@ -440,6 +442,27 @@ def _quantity(name: str, kind: object, fmt: object, r: Reading) -> Any:
         return _number(kind, x.find_percent(text))
     if kind in ("integer", "number"):
         return _count(name, kind, r)
+    return None
+
+
+CURRENCY_NAMES = {"dollars": "USD", "us dollars": "USD", "euros": "EUR", "euro": "EUR",
+                  "pounds": "GBP", "sterling": "GBP", "british pounds": "GBP", "yen": "JPY",
+                  "swiss francs": "CHF", "canadian dollars": "CAD", "australian dollars": "AUD",
+                  "norwegian kroner": "NOK", "norwegian krone": "NOK", "swedish kronor": "SEK",
+                  "swedish krona": "SEK", "danish kroner": "DKK", "rupees": "INR"}
+
+
+def _currency_said(text: str) -> str | None:
+    """A currency named without an amount: "they pay in GBP", "billed in Norwegian kroner"."""
+    code = re.search(r"\b(?:in|pay(?:s|ing)?(?:\s+in)?|currency(?:\s+is)?:?|billed\s+in)\s+"
+                     r"(USD|EUR|GBP|JPY|CHF|CAD|AUD|NZD|INR|SEK|NOK|DKK|PLN|SGD|MXN|BRL|ZAR)\b",
+                     text)
+    if code:
+        return code[1]
+    lowered = text.lower()
+    for words, iso in sorted(CURRENCY_NAMES.items(), key=lambda p: -len(p[0])):
+        if re.search(rf"\b(?:in|pay(?:s|ing)?\s+in|billed\s+in)\s+{words}\b", lowered):
+            return iso
     return None
 
 
@@ -619,6 +642,9 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     word "lead" names what to create, not its status."""
     head = _command_end(r)
     text = r.text[head:] if name in ("status", "stage") else r.text
+    # "Instructions: ... draft a check-in note": what a long text says sets no choice
+    told = LONG_LABEL.search(text)
+    text = text[:told.start()] if told else text
     # "called"/"named" introduce a name; they never mean a "call" type or status, nor does
     # the name itself (what follows it may: "called Support Squad in the support department").
     text = _without_name(text)
@@ -649,6 +675,8 @@ def _without_name(text: str) -> str:
     return text[:key.start()] + " " + (rest[at + len(name):] if at >= 0 else "")
 
 
+LONG_LABEL = re.compile(r"\b(?:(?:instructions|summary|notes?|body|content|message|prompt|"
+                        r"description|text)\s*:|whose job is to)\s", re.IGNORECASE)
 SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
     "stage": {"closed_won": ("won", "signed", "closed the deal"),
               "closed_lost": ("lost", "went with a competitor", "dead")},
@@ -711,10 +739,10 @@ def _set_to(name: str, r: Reading) -> str | None:
     words = {"title": ("rename", "retitle", "title", "call"), "name": ("rename", "name", "call"),
              "subject": ("subject", "subject line")}.get(name, (name,))
     pattern = rf"\b(?:{'|'.join(map(re.escape, words))})\b.*?\b(?:to|as):?\s+(.+)$"
-    match = re.search(pattern, r.text, re.IGNORECASE)
+    match = re.search(pattern, _unquoted(r.text), re.IGNORECASE)  # not "call" in a quote
     if match is None:
         return None
-    value = match[1].strip(" .!")
+    value = r.text[match.start(1):].strip(" .!")
     quoted = x.quoted(value)
     return quoted[0] if quoted else _trim(value) or None
 
@@ -767,7 +795,11 @@ def title_of(r: Reading) -> str | None:
     if quotes and (key_at is None or r.text.find(quotes[0]) < key_at.start()):
         return quotes[0]  # "rule 'Director title': ... the job title contains director"
     if keyed:
-        return _trim(RELATIVE.split(keyed, maxsplit=1)[0])
+        named = RELATIVE.split(keyed, maxsplit=1)[0].strip(" .,:;!?'\"").split()
+        while named and named[-1].lower() in CONNECT | {"please", "pls", "thanks"}:
+            named.pop()  # ("... costs you" keeps "you")
+        return _trim(" ".join(named)) if named and named[0].lower() in CONNECT else (
+            " ".join(named) or None)
     if every:  # "turn the 'When not to automate' idea into a draft": its title, no other
         return every[0]
     tail = _colon_tail(r)
@@ -781,7 +813,8 @@ def title_of(r: Reading) -> str | None:
         if _names_another(left, _masked(r)):
             return None
         last = left.split()[-1].lower().rstrip("s") if left else ""
-        if last in KIND_WORDS and last not in r.nouns and len(left.split()) > 1:
+        if last in KIND_WORDS and last not in r.nouns and re.search(
+                rf"\bthe\s+(?:\S+\s+)+{re.escape(last)}s?\W*$", clause, re.IGNORECASE):
             continue  # "aimed at the Hot leads segment" names another record
         if left and any(w.lower() not in COMMAND | CONNECT | GENERIC | KIND_WORDS | STATED
                         for w in WORD.findall(left)):

@@ -44,9 +44,15 @@ def is_list(field_name: str) -> bool:
     return field_name.endswith("_ids") or field_name == "round_robin_members"
 
 
-def wanted(field_name: str, text: str) -> bool:
+def wanted(field_name: str, text: str, values: Mapping[str, Any]) -> bool:
     """Whether an optional id field may be looked up for this message: a round-robin of
-    members only when the message asks to share the work out ("goes to Lee" is one owner)."""
+    members only when the message asks to share the work out ("goes to Lee" is one owner);
+    no record another field already names ("INV-00017" is the `invoice_number`)."""
+    stem = field_name.removesuffix("_id") + "_"
+    if any(k.startswith(stem) for k in values):
+        return False
+    if field_name == "template_id" and "slug" in values:
+        return False
     return field_name != "round_robin_members" or SHARED.search(text) is not None
 
 
@@ -191,6 +197,10 @@ def reference(text: str, kind: str, taken: Collection[object] = (),
     between = re.search(rf"\bthe\s+([A-Z][\w'&-]*(?:\s+[\w'&-]+){{0,4}}?)\s+{noun}s?\b", text)
     if between:
         return between[1]
+    # "the failed runs for CRM Data Cleaner": a capitalised name at the end
+    last = re.search(r"\b(?:for|of|from|by|on|with)\s+((?:[A-Z][\w&'-]*\s*){2,4})[?.!]*$", text)
+    if last:
+        return last[1].strip()
     # "check the lead enrichment grid": the kind said after the name, in lower case
     lower = re.search(rf"\bthe\s+((?:[a-z][\w'&-]*\s+){{1,4}}?){noun}s?\b", text)
     if lower and any(w not in _plain_words() for w in lower[1].split()):

@@ -175,7 +175,7 @@ class LocalModel:
         unfound: list[str] = []
         for name, info in tool.args_model.model_fields.items():
             if args_of.is_id(name) and name not in values and (
-                    info.is_required() or lookup.wanted(name, request.text)):
+                    info.is_required() or lookup.wanted(name, request.text, values)):
                 _resolve(name, info.is_required(), tool, request, tools, looked, values, calls,
                          unfound)
         if calls:
@@ -424,7 +424,9 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
     # beside others and told apart by the field's word ("Inbox Triage coordinates"): these
     # need every record to choose from, not a search for one name.
     everything = several or (word is not None and re.search(rf"\b{word}", text, re.I))
-    if _chosen(name, required, text, records, taken, values):
+    # One record found by searching for the name said is the one meant, optional or not.
+    only = len(mine) == 1 and mine[0].mode == "q" and len(records) == 1
+    if _chosen(name, required or only, text, records, taken, values):
         return
     source = lookup.lookup_tool(name, tool, tools) or (
         lookup.holder(name, tools) if required else None)
