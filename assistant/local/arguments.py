@@ -38,6 +38,9 @@ COMMAND = frozenset([
     "remember", "have", "get", "give", "send", "post", "file", "raise", "kick", "off", "spin",
     "u", "ya", "plz", "kindly", "let's", "lets",
 ])
+#: Words that name a field, not a thing: "with a budget of 4.5k" has no title.
+FIELD_WORDS = frozenset({"budget", "value", "amount", "priority", "status", "stage", "date",
+                         "email", "phone", "type", "category", "source", "deadline", "price"})
 #: Words that state what happened rather than name anything: "we've signed a new customer".
 STATED = frozenset({"we've", "we", "i've", "i", "just", "signed", "landed", "won", "got", "have",
                     "has", "another", "finally", "so"})
@@ -251,7 +254,7 @@ def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Readin
     for name in (*structured.REQUIRED_TEXT, *SAID_WHOLE):
         info = model.model_fields.get(name)
         if info is not None and info.is_required() and name not in found:
-            value = structured.required_text(name, _masked(r))
+            value = structured.required_text(name, _masked(r)) or _after_short_head(r)
             if value:
                 # The text is what was said: a date it ends with is part of it ("at risk of
                 # not renewing in Q1"), not only a value read elsewhere.
@@ -265,6 +268,14 @@ SAID_BY_READER = frozenset({"slug", "target_audience"})
 
 def _is_text(schema: dict[str, Any]) -> bool:
     return schema.get("type") == "string" and "enum" not in schema
+
+
+def _after_short_head(r: Reading) -> str | None:
+    """What follows a short head and a comma: "found a bug, the CSV export drops phones"."""
+    head, comma, tail = _masked(r).partition(",")
+    if not comma or len(head.split()) > 4 or len(tail.split()) < 3:
+        return None
+    return tail.strip(" .!") or None
 
 
 #: Required texts that are the message's point, read like a description ("remember this for
@@ -817,7 +828,7 @@ def title_of(r: Reading) -> str | None:
                 rf"\bthe\s+(?:\S+\s+)+{re.escape(last)}s?\W*$", clause, re.IGNORECASE):
             continue  # "aimed at the Hot leads segment" names another record
         if left and any(w.lower() not in COMMAND | CONNECT | GENERIC | KIND_WORDS | STATED
-                        for w in WORD.findall(left)):
+                        | FIELD_WORDS for w in WORD.findall(left)):
             return _with_values(left, r)
     return None
 

@@ -170,7 +170,7 @@ def takes_filter(tool: Tool) -> bool:
 
 
 def reference(text: str, kind: str, taken: Collection[object] = (),
-              loose: bool = False) -> str | None:
+              loose: bool = False, sure: bool = True) -> str | None:
     """The name a message gives a record: quoted, a code like INV-00042, a #channel, a person's
     or a company's name, or the words between "the" and the kind ("the Lead enrichment grid").
     Text already read as another argument (the new deal's quoted title) names nothing."""
@@ -205,7 +205,7 @@ def reference(text: str, kind: str, taken: Collection[object] = (),
     lower = re.search(rf"\bthe\s+((?:[a-z][\w'&-]*\s+){{1,4}}?){noun}s?\b", text)
     if lower and any(w not in _plain_words() for w in lower[1].split()):
         return lower[1].strip()
-    return _unwritten_name(text, kind, taken) if loose else None
+    return _unwritten_name(text, kind, taken, sure) if loose else None
 
 
 #: Words that are never a name written in lower case ("delete felix moreau, dupe contact").
@@ -237,10 +237,12 @@ COMMON = frozenset([
 ])
 
 
-def _unwritten_name(text: str, kind: str, taken: Collection[object]) -> str | None:
+def _unwritten_name(text: str, kind: str, taken: Collection[object],
+                    sure: bool = True) -> str | None:
     """A name written in lower case: a run of words that are no command, question, kind or
     everyday word ("felix moreau"); for a member, one such word after the word that hands
-    work over ("over to sam", "remind lee")."""
+    work over ("over to sam", "remind lee"). Unless a wrong guess costs only a lookup
+    (`sure`), only a name right after "for"/"with" is guessed ("new project for globex:")."""
     plain = _plain_words()
     rest = text
     for value in taken:
@@ -249,6 +251,11 @@ def _unwritten_name(text: str, kind: str, taken: Collection[object]) -> str | No
         said = re.search(r"\b(?:to|for|assign|remind|ping|tell|notify|have|ask|with|by)\s+"
                          r"([a-z][a-z'-]+)\b", rest)
         return said[1] if said and said[1] not in plain else None
+    if not sure:
+        said = re.search(r"\b(?:for|with)\s+([a-z][a-z'&-]+(?:\s+[a-z][a-z'&-]+)?)\s*(?:[:,.]|$)",
+                         rest)
+        named = said[1].split() if said else []
+        return said[1] if said and all(w not in plain for w in named) else None
     words = [w.removesuffix("'s") for w in re.findall(r"[\w'-]+", rest)]
     runs = re.findall(r"(?:\b[a-z][a-z'-]*\b\s*){2,3}", " ".join(
         w if w.isalpha() and w.lower() not in plain else "|" for w in words))

@@ -432,8 +432,8 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
         lookup.holder(name, tools) if required else None)
     # A name written in lower case is guessed at only where a wrong guess costs a lookup:
     # a required record (all are listed when the guess finds none) or a member.
-    ref = lookup.reference(text, kind, taken, loose=required or kind == "member")
-    if source is None or (not required and ref is None):
+    ref = lookup.reference(text, kind, taken, loose=True, sure=required or kind == "member")
+    if source is None or (not required and ref is None and not several):
         return
     parent = lookup.parent_field(source)
     if required and parent is not None:
@@ -451,8 +451,8 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
         elif required:
             unfound.append(name)
         return
-    if several and not required and ref is None:
-        return
+    if several and not required and ref is None and not re.search(r"\band\b|,", text):
+        return  # (a list named by several names: "with the hero banner and the script")
     mode = "q" if ref and lookup.takes_filter(source) and not everything else "a"
     args = lookup.lookup_args(source, ref if mode == "q" else None)
     calls.append((_lookup_id(tool, name, mode), source.name, args))
