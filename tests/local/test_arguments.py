@@ -87,3 +87,48 @@ def test_an_expiry_in_days_is_no_date_too() -> None:
 def test_fields_read_from_everyday_requests(tool: str, text: str,
                                             expected: dict[str, object]) -> None:
     assert _args(tool, text) == expected
+
+
+@pytest.mark.parametrize(("tool", "text", "expected"), [
+    # a currency named without an amount
+    ("create_customer", "add Fenwick Labs as a customer, they pay in EUR",
+     {"name": "Fenwick Labs", "currency": "EUR"}),
+    # what has happened lies in the past
+    ("record_payment", "Initech paid 2,400 on Monday", {"amount": 2400, "paid_on": "2026-11-23"}),
+    # the angle said inline, the audience after it
+    ("create_topic_idea", "blog idea: 'Quiet quitting in sales', the angle is what managers "
+     "miss, written for sales leaders",
+     {"title": "Quiet quitting in sales", "angle": "what managers miss",
+      "target_audience": "sales leaders"}),
+    # a field's label, and its words taken whole
+    ("cancel_invoice", "void INV-00040 - reason: duplicate of INV-00039, sent twice",
+     {"reason": "duplicate of INV-00039, sent twice"}),
+    # a description after a short head and a comma
+    ("submit_feedback", "small bug, the invoice preview cuts off long addresses",
+     {"type": "bug", "description": "the invoice preview cuts off long addresses"}),
+    # a statement names no title; field words are no title
+    ("create_campaign", "let's set up a draft email campaign with a budget of 2k",
+     {"type": "email", "budget": 2000}),
+    # the text a creation says, after "says:"
+    ("create_creator_item", "draft a newsletter titled 'Winter notes' that says: We ship "
+     "twice as fast now. Thanks for sticking with us.",
+     {"type": "newsletter", "title": "Winter notes",
+      "text": "We ship twice as fast now. Thanks for sticking with us"}),
+    # a key's value
+    ("remember_shared", "save to shared memory under renewal_owner: Lee owns all renewals",
+     {"key": "renewal_owner", "value": "Lee owns all renewals"}),
+    # a text that ends on values keeps them
+    ("remember_fact", "remember for everyone: the office closes dec 24",
+     {"fact": "the office closes dec 24", "scope": "workspace"}),
+    # "remind <name> to ..." is the reminder
+    ("notify_user", "remind vic to send the board pack before 4pm today",
+     {"type": "reminder", "title": "send the board pack before 4pm today"}),
+])
+def test_more_fields_read_from_everyday_requests(tool: str, text: str,
+                                                 expected: dict[str, object]) -> None:
+    assert _args(tool, text) == expected
+
+
+def test_a_search_keeps_the_words_that_join_what_it_looks_for() -> None:
+    assert _args("search_knowledge", "look up notice period for enterprise plans in the kb") \
+        == {"query": "notice period for enterprise plans"}

@@ -91,7 +91,7 @@ def test_listing_and_creating_are_read_apart(offline: LocalModel, text: str, too
     assert choice is not None and choice.tool.name == tool
 
 
-def _converse(model: LocalModel, text: str, records: dict[str, list[dict[str, Any]]],
+def _converse(model: LocalModel, text: str, records: dict[str, Any],
               ) -> tuple[list[str], tuple[str, dict[str, Any]] | None]:
     """Run one request against canned lookup results (each list tool returns its records);
     the lookups made, and the call the model finally plans (or None when it asks)."""
@@ -113,9 +113,11 @@ def _converse(model: LocalModel, text: str, records: dict[str, list[dict[str, An
         for call_id, name, args in reply.calls:
             looked.append(name)
             query = str(args.get("query") or args.get("text") or "").lower()
-            found = [r for r in records.get(name, []) if query in json.dumps(r).lower()]
+            canned = records.get(name, [])
+            result = canned if isinstance(canned, dict) else {  # (one record, as it is)
+                name.split("_", 1)[1]: [r for r in canned if query in json.dumps(r).lower()]}
             messages.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(
-                {"ok": True, "result": {name.split("_", 1)[1]: found}})})
+                {"ok": True, "result": result})})
     raise AssertionError("the model kept looking things up")
 
 
@@ -137,3 +139,70 @@ def test_a_name_that_is_no_record_of_the_first_kind_is_tried_as_another(
     looked, call = _converse(offline, "rename Task Router to Task Dispatcher",
                              {"list_tasks": records["list_tasks"]})
     assert call is None
+
+
+def _ids(*names: str) -> list[dict[str, Any]]:
+    return [{"id": f"00000000-0000-0000-0000-{i:012d}", "name": n} for i, n in enumerate(names)]
+
+
+def test_a_list_of_records_is_named_in_full_and_the_coordinator_by_its_word(
+        offline: LocalModel) -> None:
+    agents = _ids("Inbox Triage", "Task Router", "Meeting Notetaker", "Lead Scout")
+    _, call = _converse(offline, "set up an agent team called Night Shift: Lead Scout "
+                        "coordinates, Task Router and Meeting Notetaker are the members",
+                        {"list_agents": agents})
+    assert call is not None and call[0] == "create_agent_team"
+    assert call[1]["coordinator_agent_id"] == agents[3]["id"]
+    assert call[1]["member_agent_ids"] == [agents[1]["id"], agents[2]["id"]]
+
+
+def test_a_name_in_lower_case_is_found_on_a_later_page(offline: LocalModel) -> None:
+    """Lookups read every record a page at a time until the name said is among them."""
+    import json
+
+    people = [{"id": f"00000000-0000-0000-0000-{i:012d}", "name": f"Person {i}"}
+              for i in range(120)] + [{"id": "00000000-0000-0000-0000-000000000999",
+                                       "name": "Felix Moreau"}]
+    messages: list[dict[str, Any]] = [{"role": "user", "content": "delete felix moreau, dupe"}]
+    offered = [t.name for t in offline.registry]
+    for _ in range(10):
+        reply = offline.respond(messages, offered)
+        assert reply.calls, reply.text
+        call_id, name, args = reply.calls[0]
+        if not call_id.startswith("lookup__"):
+            assert (name, args) == ("delete_contact",
+                                    {"contact_id": "00000000-0000-0000-0000-000000000999"})
+            return
+        found = people  # (a search that does not narrow by the name: every page is read)
+        start = int(args.get("cursor") or 0)
+        page = found[start:start + 50]
+        more = start + 50 < len(found)
+        messages.append({"role": "assistant", "content": None, "tool_calls": [
+            {"id": call_id, "type": "function",
+             "function": {"name": name, "arguments": json.dumps(args)}}]})
+        messages.append({"role": "tool", "tool_call_id": call_id, "content": json.dumps(
+            {"ok": True, "result": {"contacts": page, "has_more": more,
+                                    "next_cursor": str(start + 50) if more else None}})})
+    raise AssertionError("never found")
+
+
+def test_an_agents_schedule_is_found_through_the_agent(offline: LocalModel) -> None:
+    agents = _ids("CRM Data Cleaner", "Lead Scout")
+    detail = {"agent": agents[0], "schedules": [{"id": "00000000-0000-0000-0000-0000000000aa",
+                                                 "cron": "0 2 * * *"}]}
+    looked, call = _converse(offline, "stop the CRM Data Cleaner's nightly schedule",
+                             {"list_agents": agents, "get_agent": detail})
+    assert "get_agent" in looked
+    assert call == ("unschedule_agent", {"schedule_id": "00000000-0000-0000-0000-0000000000aa"})
+
+
+def test_an_answer_completes_the_tool_the_question_was_for(offline: LocalModel) -> None:
+    """The first reading's record was not found and another tool asked; the answer goes to
+    that tool, not to the first reading again."""
+    messages: list[dict[str, Any]] = [
+        {"role": "user", "content": "I need to post an update in the announcements channel"},
+        {"role": "assistant", "content": "To post team message, what is the content?"},
+        {"role": "user", "content": "The office is closed on Friday"},
+    ]
+    reply = offline.respond(messages, [t.name for t in offline.registry])
+    assert reply.calls and reply.calls[0][1] in ("post_team_message", "list_team_channels")
