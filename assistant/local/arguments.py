@@ -257,8 +257,10 @@ def _shaped(model: type[BaseModel], fields: dict[str, dict[str, Any]], r: Readin
             value = structured.required_text(name, _masked(r)) or _after_short_head(r)
             if value:
                 # The text is what was said: a date it ends with is part of it ("at risk of
-                # not renewing in Q1"), not only a value read elsewhere.
-                found[name] = _unmasked(value, r)
+                # not renewing in Q1"), unless another field took the values it ends on
+                # ("uber to the airport 38.50 USD yesterday": the amount and the day).
+                valued = any(is_amount(k) for k in found)
+                found[name] = _short(_unmasked(value, r, ending=not valued), found)
 
 
 #: Fields a reader fills even when the free text took the words first: "install
@@ -283,7 +285,18 @@ def _after_short_head(r: Reading) -> str | None:
 SAID_WHOLE = ("fact",)
 
 
-def _unmasked(value: str, r: Reading) -> str:
+def _short(text: str, found: dict[str, Any]) -> str:
+    """A short description as a noun phrase: "a client lunch at Sweetgreen" -> "client lunch"
+    (the vendor read on its own)."""
+    vendor = found.get("vendor")
+    if isinstance(vendor, str):
+        text = re.sub(rf"\s+(?:at|from|with)\s+{re.escape(vendor)}\s*$", "", text)
+    if len(text.split()) <= 5:
+        text = re.sub(r"^(?:a|an|for|for\s+an?)\s+", "", text, flags=re.IGNORECASE)
+    return text
+
+
+def _unmasked(value: str, r: Reading, ending: bool = True) -> str:
     """A text read from the masked message, as the user wrote it: with the values inside it
     ("discounts over 15% need sign-off"), the value it ends on when it ends on a word that
     needs one ("at risk of not renewing in Q1"), and its leading article."""
@@ -293,7 +306,7 @@ def _unmasked(value: str, r: Reading) -> str:
     if found is None:
         return value
     start, end = found.span()
-    if not masked[end:].strip(" .!?'\"") and r.text[end:].strip(" .!?'\""):
+    if ending and not masked[end:].strip(" .!?'\"") and r.text[end:].strip(" .!?'\""):
         end = len(r.text)  # it ended on values: "our fiscal year closes june 30"
     article = re.search(r"(?:^|\s)((?:the|a|an)\s+)$", r.text[:start], re.IGNORECASE)
     if article and not re.match(r"(?:the|a|an)\b", value, re.IGNORECASE):

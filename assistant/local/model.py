@@ -180,6 +180,7 @@ class LocalModel:
                          unfound)
         if calls:
             return Reply(calls=calls)
+        _told(tool, request.text, looked, values)
         missing = _missing(tool, values, ids=False) or _missing(tool, values, ids=True)
         if missing and missing in unfound:
             other = self._alternative(tool, missing, request, tools, tried | {tool.name})
@@ -385,6 +386,30 @@ def _looked(messages: Sequence[Mapping[str, Any]],
     return looked, target, frozenset(tried)
 
 
+#: Where what an agent is told to do ends and when it is done begins.
+WHEN = re.compile(r"\s+(?:every|each|daily|weekly|nightly|hourly|at\s+\d|on\s+\w+days?\b|"
+                  r"tomorrow|tonight|today|from now)\b.*$", re.IGNORECASE)
+
+
+def _told(tool: Tool, text: str, looked: Sequence[Looked], values: dict[str, Any]) -> None:
+    """"have the Meeting Notetaker summarise yesterday's calls every weekday": what follows
+    the name of a record found is what it is told to do, when the task is still missing."""
+    for name in ("task", "objective", "instructions"):
+        info = tool.args_model.model_fields.get(name)
+        if info is None or not info.is_required() or name in values:
+            continue
+        for record in (r for entry in looked for r in entry.records):
+            label = lookup.label_of(record)
+            said = re.search(rf"\b{re.escape(label)}(?:'s)?\s+(?:to\s+)?(\w.+)$", text,
+                             re.IGNORECASE) if label else None
+            if said:
+                task = WHEN.sub("", said[1]).strip(" .!?")
+                first = task.split()[0].lower() if task else ""
+                if len(task.split()) >= 2 and first not in args_of.KIND_WORDS | args_of.CONNECT:
+                    values[name] = task
+                    return
+
+
 def _arguments(function: Any) -> dict[str, Any]:
     try:
         loaded = json.loads(str((function or {}).get("arguments") or "{}"))
@@ -476,8 +501,13 @@ def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str,
     values[name] = [match.id] if lookup.is_list(name) else match.id
     for key in (*args_of.QUERY_FIELDS, *args_of.TITLE_FIELDS):
         said = values.get(key)
-        if kind == "member" and isinstance(said, str) and lookup.names(said, match.label):
+        if kind != "member" or not isinstance(said, str):
+            continue
+        first = match.label.split()[0] if match.label else ""
+        if lookup.names(said, match.label):
             del values[key]  # the member says it: "task for lee" has no title "lee"
+        elif first and said.lower().startswith(first.lower() + " ") and key in args_of.TITLE_FIELDS:
+            values[key] = said[len(first) + 1:]  # "have Lee prep the slides": "prep the slides"
     return True
 
 
