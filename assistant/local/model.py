@@ -386,6 +386,10 @@ def _looked(messages: Sequence[Mapping[str, Any]],
     return looked, target, frozenset(tried)
 
 
+#: Words that go on naming what runs ("the Content Studio agent team working on ..."),
+#: not what it is told to do.
+RUNNERS = frozenset({"agent", "agents", "team", "teams", "grid", "workflow", "bot", "crew",
+                     "squad", "assistant"})
 #: Where what an agent is told to do ends and when it is done begins.
 WHEN = re.compile(r"\s+(?:every|each|daily|weekly|nightly|hourly|at\s+\d|on\s+\w+days?\b|"
                   r"tomorrow|tonight|today|from now)\b.*$", re.IGNORECASE)
@@ -405,7 +409,7 @@ def _told(tool: Tool, text: str, looked: Sequence[Looked], values: dict[str, Any
             if said:
                 task = WHEN.sub("", said[1]).strip(" .!?")
                 first = task.split()[0].lower() if task else ""
-                if len(task.split()) >= 2 and first not in args_of.KIND_WORDS | args_of.CONNECT:
+                if len(task.split()) >= 2 and first not in RUNNERS | args_of.CONNECT:
                     values[name] = task
                     return
 

@@ -206,3 +206,17 @@ def test_an_answer_completes_the_tool_the_question_was_for(offline: LocalModel) 
     ]
     reply = offline.respond(messages, [t.name for t in offline.registry])
     assert reply.calls and reply.calls[0][1] in ("post_team_message", "list_team_channels")
+
+
+def test_what_follows_a_name_is_what_they_are_asked_to_do(offline: LocalModel) -> None:
+    members = [{"user_id": "00000000-0000-0000-0000-0000000000b1", "name": "Sam Okoro"}]
+    _, call = _converse(offline, "have Sam draft the renewal memo by Friday",
+                        {"list_team_members": members})
+    assert call is not None and call[0] == "create_task", call
+    assert call[1]["title"] == "draft the renewal memo"
+    assert call[1]["assignee_id"] == members[0]["user_id"]
+    agents = _ids("Lead Scout", "Blog Writer")
+    _, call = _converse(offline, "have the Lead Scout score new signups every weekday at 7am",
+                        {"list_agents": agents})
+    assert call == ("schedule_agent", {"agent_id": agents[0]["id"], "cron": "0 7 * * 1-5",
+                                       "task": "score new signups"})
