@@ -36,7 +36,7 @@ COMMAND = frozenset([
     "let", "us", "me", "my", "our", "a", "an", "the", "another", "one", "some", "for",
     "quick", "quickly", "just", "also", "hey", "hi", "ok", "okay", "neptune", "remind",
     "remember", "have", "get", "give", "send", "post", "file", "raise", "kick", "off", "spin",
-    "u", "ya", "plz", "kindly", "let's", "lets",
+    "u", "ya", "plz", "kindly", "let's", "lets", "together",
 ])
 #: Words that name a field, not a thing: "with a budget of 4.5k" has no title.
 FIELD_WORDS = frozenset({"budget", "value", "amount", "priority", "status", "stage", "date",
@@ -80,8 +80,16 @@ def schemas(model: type[BaseModel]) -> dict[str, dict[str, Any]]:
     """Each field's JSON schema with references resolved and the null option dropped."""
     whole = model.model_json_schema()
     definitions = whole.get("$defs", {})
-    return {name: _resolved(schema, definitions)
+    return {name: _choices(_resolved(schema, definitions))
             for name, schema in whole.get("properties", {}).items()}
+
+
+def _choices(schema: dict[str, Any]) -> dict[str, Any]:
+    """A string whose pattern only lists words ("^(voice|sms|mms)$") is a choice among them."""
+    listed = re.fullmatch(r"\^\(([\w|]+)\)\$", str(schema.get("pattern", "")))
+    if schema.get("type") == "string" and "enum" not in schema and listed:
+        return {**schema, "enum": listed[1].split("|")}
+    return schema
 
 
 def _resolved(schema: dict[str, Any], definitions: dict[str, Any]) -> dict[str, Any]:
@@ -144,7 +152,7 @@ def extract(model: type[BaseModel], text: str, now: datetime,
                 found[name] = value
     found.update(_free_text(fields, reading, creating, filtered=bool(found)))
     _shaped(model, fields, reading, found)
-    _one_home(model, found)
+    _one_home(model, found, text)
     said_titles(model, text, found)
     return found
 
@@ -168,7 +176,7 @@ def said_titles(model: type[BaseModel], text: str, found: dict[str, Any]) -> Non
             del found[title]
 
 
-def _one_home(model: type[BaseModel], found: dict[str, Any]) -> None:
+def _one_home(model: type[BaseModel], found: dict[str, Any], text: str = "") -> None:
     """One piece of text fills one field: a value two text fields got stays in the required
     one (the reply's body, not its subject), else the first; a title that merely repeats
     another value ("weekly-pipeline-digest template") is no title."""
@@ -178,10 +186,18 @@ def _one_home(model: type[BaseModel], found: dict[str, Any]) -> None:
             by_value.setdefault(value.strip(" .!?'\"").casefold(), []).append(name)
     for names in by_value.values():
         required = [n for n in names if model.model_fields[n].is_required()]
-        keeper = (required or names)[0]
+        # the field the message names ("update the excerpt ... to: ...") wins
+        named = [n for n in names if n.replace("_", " ") in text.lower()]
+        keeper = (named or required or names)[0]
         for name in names:
             if name != keeper:
                 del found[name]
+    title_said = next((found[t] for t in TITLE_FIELDS if isinstance(found.get(t), str)), None)
+    for name in LONG_FIELDS:
+        value = found.get(name)
+        if (title_said and isinstance(value, str) and value != title_said
+                and value.startswith(title_said) and not model.model_fields[name].is_required()):
+            del found[name]  # "campaign: Black Friday flash sale, budget $300" has no body
     for title in TITLE_FIELDS:
         said = found.get(title)
         inside = [v for n, v in found.items() if n != title and n not in FREE_TEXT
@@ -374,7 +390,8 @@ NAMED_READERS: tuple[tuple[Callable[[str], bool], Callable[[Reading], Any]], ...
 def _job_title(text: str) -> str | None:
     match = re.search(r"\b(?:promoted to|(?:she|he)(?:'s| is)|is now|as|new title(?: is)?)\s+"
                       r"(?:the\s+|our\s+|their\s+|an?\s+)?"
-                      r"((?:[A-Z]{2,4}\b|[Hh]ead of \w+|[Vv][Pp] of \w+|"
+                      r"((?:(?:S|E)?VP(?: of)? [A-Z]\w+|[A-Z]{2,4}\b|[Hh]ead of \w+|"
+                      r"[Vv][Pp] of \w+|"
                       r"\w+ (?:manager|director|engineer|lead|officer|designer))(?: of \w+)?)",
                       text)
     if match:
@@ -678,9 +695,10 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     value = value or x.fuzzy_choice(text, options)
     if value is not None and name == "type" and value in r.nouns and not r.creating:
         return None  # "show all documents" names the records, not their type
-    if value is not None and re.search(rf"\b{re.escape(value)}\s*:", text, re.IGNORECASE) and not \
-            re.search(rf"\b{re.escape(value)}\b(?!\s*:)", text, re.IGNORECASE):
-        return None  # "text: '...'" labels a field; it says no format
+    if value is not None and value in LABEL_WORDS and re.search(
+            rf"\b{re.escape(value)}\s*:", text, re.IGNORECASE) and not re.search(
+            rf"\b{re.escape(value)}\b(?!\s*:)", text, re.IGNORECASE):
+        return None  # "text: '...'" labels a field; it says no format ("bug: ..." does)
     if value is not None:
         r.spans.extend(_spans_of_words(r.text, [*value.replace("_", " ").split(), name]))
     return value
@@ -913,6 +931,9 @@ LABELS = {"note": ("note", "notes"), "notes": ("notes", "note"), "reason": ("rea
           "content": ("content", "text", *SAYS), "text": ("text", *SAYS),
           "instructions": ("instructions",), "system_prompt": ("instructions", "prompt"),
           "objective": ("objective", "goal"), "angle": ("angle",)}
+
+
+LABEL_WORDS = frozenset(w for words in LABELS.values() for w in words)
 
 
 def _labelled(name: str, text: str) -> str | None:

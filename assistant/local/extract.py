@@ -270,7 +270,7 @@ _DAY_MONTH = _rx(rf"(?<![\d.,:/])(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_
 _US_DATE = _rx(r"(?<![\d/.-])(?P<m>\d{1,2})/(?P<d>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\d/])")
 _DAY_WORD = _rx(r"\b(?P<w>(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|tmrw"
                 r"|yesterday)\b")
-_WEEKDAY = _rx(r"\b(?:(?P<mod>next|this|coming|last|on)\s+)?"
+_WEEKDAY = _rx(r"(?<!black )(?<!cyber )(?<!good )\b(?:(?P<mod>next|this|coming|last|on)\s+)?"
                r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
                r"(?:\s+(?:of\s+)?(?P<week>next|this)\s+week\b)?")
 _IN_COUNT = _rx(rf"\bin\s+{_COUNT}\s+{_UNIT}\b")

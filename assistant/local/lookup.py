@@ -186,8 +186,12 @@ def reference(text: str, kind: str, taken: Collection[object] = (),
     rest = text
     for value in taken:
         rest = rest.replace(value, " ") if isinstance(value, str) and value else rest
-    names = [n for n in x.person_names(text) + x.company_names(text)
-             if re.search(rf"(?<!\w){re.escape(n)}(?!\w)", rest)]
+    # Full names and companies before a lone capitalised word ("Budget is 40k"), and no
+    # command said capitalised at the start ("Notify Vic Moreau").
+    found = [_without_command(n) for n in x.person_names(text)]
+    found = ([n for n in found if " " in n] + x.company_names(text)
+             + [n for n in found if n and " " not in n])
+    names = [n for n in found if n and re.search(rf"(?<!\w){re.escape(n)}(?!\w)", rest)]
     if kind == "member":  # whom it goes to: "hand Ravi Silva's thread over to Sam"
         toward = [n for n in names if re.search(
             rf"\b(?:to|for|by|owner|assignee|assigned to|owned by)\s+{re.escape(n)}\b", text)]
@@ -261,6 +265,13 @@ def _unwritten_name(text: str, kind: str, taken: Collection[object],
         w if w.isalpha() and w.lower() not in plain else "|" for w in words))
     names = [r.strip() for r in runs if r.strip()]
     return names[0] if names else None
+
+
+def _without_command(name: str) -> str:
+    words = name.split()
+    while len(words) > 1 and words[0].lower() in _plain_words():
+        words.pop(0)
+    return " ".join(words)
 
 
 def _named_as(name: str, noun: str, text: str) -> bool:

@@ -41,7 +41,9 @@ _EVENT = re.compile(r"\b[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*\b")
 _TAGS = re.compile(
     r"\b(?:tag|label)\b.*?\b(?:with|as)\s+(?P<tags>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)"
     r"|\b(?:tag|label)\s+(?:it|them|this)\s+(?P<it>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)"
-    r"|\b(?:tagged|labell?ed)\s+(?P<ed>[\w-]+(?:\s*(?:,|&)\s*[\w-]+)*)",
+    r"|\b(?:tagg?ed|labell?ed)\s+(?P<ed>[\w-]+(?:\s*(?:,|&)\s*[\w-]+)*)"
+    r"|\b(?:carry|have|get|add|with)\s+the\s+(?P<the>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)"
+    r"\s+(?:tags|labels)\b",
     re.IGNORECASE)
 #: Words that introduce what a required text says; "to" introduces a task ("ask it to ..."),
 #: "for"/"on" what an expense was for, but "to the knowledge base" says where content goes.
@@ -88,7 +90,8 @@ def tags(text: str, masked: str) -> list[str] | None:
     match = _TAGS.search(text)
     if match is None:
         return None
-    said = re.split(r"\s*(?:,|\band\b|&)\s*", match["tags"] or match["it"] or match["ed"])
+    said = re.split(r"\s*(?:,|\band\b|&)\s*",
+                    match["tags"] or match["it"] or match["ed"] or match["the"])
     return [t for t in (s.strip().lower() for s in said) if t] or None
 
 
@@ -338,7 +341,8 @@ def _lasting(cue: str) -> re.Pattern[str]:
 #: validity ("valid for 2 weeks"), of sharing ("share the slides for 3 days") or as a clause of
 #: its own ("a share link for the script, comments allowed, 7 days"). "For a week" alone says
 #: nothing about expiry.
-_EXPIRING = _lasting(r"expir\w*|forget(?:\s+it)?|stops?\s+working|keep\s+it|delete\s+it")
+_EXPIRING = _lasting(r"expir\w*|forget(?:\s+it)?|stops?\s+working|keep\s+it|delete\s+it|dies|"
+                     r"goes\s+dead|is\s+dead")
 _SPAN_OF_EXPIRY = re.compile(rf"\b{_COUNT}[\s-]+{_UNIT}\s+(?:expiry|expiration|link)\b",
                              re.IGNORECASE)
 _OF_A_LINK = (_lasting(r"valid|lasts?|live|active|available|works?|good"),
