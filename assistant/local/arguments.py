@@ -591,7 +591,13 @@ def _date(name: str, r: Reading) -> str | None:
         return None
     ends = name.startswith("end") or name in ("end", "due_before", "until")
     pick = dates[-1] if ends and len(dates) > 1 else dates[0]
+    if len(dates) > 1 and name in DEADLINES:
+        pick = x.deadline(r.text, r.now.date()) or pick
     return pick.isoformat()
+
+
+#: Date fields a deadline fills: of several dates, the one after "by" or "due".
+DEADLINES = frozenset({"due_date", "expected_close_date", "due_on", "due"})
 
 
 #: Date fields that bound a range a tool reads: a month said alone is the whole month.
@@ -792,7 +798,8 @@ def _set_to(name: str, r: Reading) -> str | None:
 #: Who is told, before what they are told: "(ping) Lee that the contract came back",
 #: "(remind) lee to get the proposal out".
 TOLD = re.compile(r"^(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that|"
-                  r"(?!(?:me|us|you|them|it|him|her)\b)[a-z][\w'-]*\s+to)\s+(?=\w)")
+                  r"(?!(?:me|us|you|them|it|him|her)\b)[a-z][\w'-]*\s+to|"
+                  r"(?:[A-Z][\w'-]*\s+){0,2}(?:needs|has|have|is going|wants|ought)\s+to)\s+(?=\w)")
 #: Where a name said after "called" ends and what the thing does begins.
 RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+|"
                       r"for (?=[A-Z])|(?:to|into|in|under) (?:the|our) (?=[A-Z])|"
@@ -846,7 +853,7 @@ def title_of(r: Reading) -> str | None:
         return every[0]
     tail = _colon_tail(r)
     if tail:
-        return tail
+        return _with_values(tail, r)
     for clause in _clauses(r):
         left = _trim(_strip_command(PLACE.sub("", clause), r.nouns))
         left = TOLD.sub("", left).strip() or left
@@ -875,11 +882,24 @@ def _own_name(left: str, nouns: frozenset[str]) -> str:
 
 def _with_values(title: str, r: Reading) -> str:
     """A title that ends on a word needing the value the message said after it ("get the
-    proposal out before" + "5pm today") has it back."""
+    proposal out before" + "5pm today") has it back, and so does a value said as part of a
+    name ("the Q1 board deck")."""
     words = title.split()
-    if not words or words[-1].lower() not in ("before", "after", "past", "around"):
-        return title  # (a date after "by" or "due" is the deadline, read on its own)
-    return _unmasked(title, r)
+    if words and words[-1].lower() in ("before", "after", "past", "around"):
+        return _unmasked(title, r)  # (a date after "by" or "due" is the deadline, read alone)
+    found = re.search(r"\s+".join(map(re.escape, words)), _masked(r)) if words else None
+    if found is None:
+        return title
+    chars = list(_masked(r))
+    for start, end in r.spans:
+        before = r.text[:start].split()
+        if found.start() < start < found.end() and before and before[-1].lower() in ARTICLES:
+            chars[start:end] = r.text[start:end]  # "the Q1 board deck": the value is a modifier
+    kept = " ".join("".join(chars[found.start():found.end()]).split())
+    return kept or title
+
+
+ARTICLES = frozenset({"the", "our", "a", "an", "this", "my", "their", "its"})
 
 
 def _keyed_text(name: str, r: Reading, found: dict[str, Any],

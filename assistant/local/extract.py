@@ -442,6 +442,15 @@ def _date_rules(today: date, past: bool = False) -> list[tuple[re.Pattern[str], 
     ]
 
 
+def deadline(text: str, today: date) -> date | None:
+    """Of several dates, the one said as a deadline ("the Q1 board deck by December 10")."""
+    for hit in _scan(text, _date_rules(today)):
+        if re.search(r"\b(?:by|due|before|until|till|no later than|deadline)\s*(?:on\s+)?$",
+                     text[:hit.start], re.IGNORECASE):
+            return hit.value
+    return None
+
+
 def find_dates(text: str, today: date, *, past: bool = False) -> list[date]:
     """Calendar dates, absolute or relative to `today` (see the module tests for the phrasing).
 

@@ -132,3 +132,24 @@ def test_more_fields_read_from_everyday_requests(tool: str, text: str,
 def test_a_search_keeps_the_words_that_join_what_it_looks_for() -> None:
     assert _args("search_knowledge", "look up notice period for enterprise plans in the kb") \
         == {"query": "notice period for enterprise plans"}
+
+
+@pytest.mark.parametrize(("tool", "text", "expected"), [
+    # of two dates, the deadline; a value after an article stays in the title
+    ("create_task", "Sam needs to finish the Q2 budget review by December 12",
+     {"title": "finish the Q2 budget review", "due_date": "2026-12-12"}),
+    ("create_task", "new task: draft the 2027 roadmap by Friday",
+     {"title": "draft the 2027 roadmap", "due_date": "2026-11-27"}),
+    # a day said apart from the title is its deadline, not part of it
+    ("create_task", "call Bob tomorrow about pricing",
+     {"title": "call Bob about pricing", "due_date": "2026-11-26"}),
+    # choices listed in a pattern; "Black Friday" is a name, not a date
+    ("list_phone_numbers", "which numbers can send SMS?", {"capability": "sms"}),
+    ("create_campaign", "New email campaign: Black Friday deals, budget $500",
+     {"name": "Black Friday deals", "type": "email", "budget": 500, "currency": "USD"}),
+    # a bug said as a label is a bug
+    ("submit_feedback", "bug: the export button does nothing on Safari",
+     {"type": "bug", "description": "the export button does nothing on Safari"}),
+])
+def test_titles_dates_and_choices(tool: str, text: str, expected: dict[str, object]) -> None:
+    assert _args(tool, text) == expected
