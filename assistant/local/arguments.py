@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -40,10 +40,11 @@ COMMAND = frozenset([
 ])
 #: Words that name a field, not a thing: "with a budget of 4.5k" has no title.
 FIELD_WORDS = frozenset({"budget", "value", "amount", "priority", "status", "stage", "date",
-                         "email", "phone", "type", "category", "source", "deadline", "price"})
+                         "email", "phone", "type", "category", "source", "deadline", "price",
+                         "billing", "billed", "bill", "currency", "paying", "pay", "pays"})
 #: Words that state what happened rather than name anything: "we've signed a new customer".
 STATED = frozenset({"we've", "we", "i've", "i", "just", "signed", "landed", "won", "got", "have",
-                    "has", "another", "finally", "so"})
+                    "has", "another", "finally", "so", "they", "they're", "they'll", "their"})
 #: Where a thing is put, never part of its title: "a new task on the board for Sam".
 PLACE = re.compile(r"\s*\b(?:on|to|in|into|onto)\s+(?:the|my|our)\s+(?:task\s+)?(?:board|list|"
                    r"crm|calendar|pipeline|backlog|kb|knowledge base|system|app|tracker)\b",
@@ -124,6 +125,7 @@ class Reading:
     spans: list[tuple[int, int]] = field(default_factory=list)  # values and choices found
     people: list[str] = field(default_factory=list)
     creating: bool = True
+    read: list[str] = field(default_factory=list)  # text already read as other fields
 
     @classmethod
     def of(cls, text: str, now: datetime, nouns: frozenset[str],
@@ -150,15 +152,41 @@ def extract(model: type[BaseModel], text: str, now: datetime,
             value = _value(name, schema, reading)
             if value is not None:
                 found[name] = value
+    reading.read.extend(v for v in found.values() if isinstance(v, str) and len(v) > 3)
     found.update(_free_text(fields, reading, creating, filtered=bool(found)))
     _shaped(model, fields, reading, found)
     _one_home(model, found, text)
     said_titles(model, text, found)
+    _finished(fields, text, found)
+    _without_tools(found)
     return found
 
 
+def _without_tools(found: dict[str, Any]) -> None:
+    """An agent's instructions without the sentence that lists its tools (read as `tools`):
+    "... Give it search_deals and list_customers only."."""
+    tools = found.get("tools")
+    prompt = found.get("system_prompt")
+    if isinstance(tools, list) and isinstance(prompt, str):
+        kept = [s for s in re.split(r"(?<=[.!?])\s+", prompt) if not any(t in s for t in tools)]
+        found["system_prompt"] = " ".join(kept) or prompt
+
+
+FINISHING = re.compile(r"\b(?:wrapped up|finished|completed|ended|closed out|went live|shipped)\b",
+                       re.IGNORECASE)
+
+
+def _finished(fields: dict[str, dict[str, Any]], text: str, found: dict[str, Any]) -> None:
+    """"Integration phase 8 wrapped up yesterday": a day said with finishing is when it ended."""
+    end = next((f for f in ("actual_end_date", "completed_on", "end_date") if f in fields), None)
+    if end and "start_date" in found and end not in found and FINISHING.search(text) and not \
+            re.search(r"\b(?:start|starts|started|starting|kick|begin|from)\b", text, re.I):
+        found[end] = found.pop("start_date")
+
+
 #: Text fields that carry what a message says at length (a reply's body, a call's summary).
-LONG_FIELDS = frozenset({"body", "summary", "description", "content", "message", "notes"})
+LONG_FIELDS = frozenset({"body", "summary", "description", "content", "message", "notes",
+                         "text"})
 TITLE_KEYS = re.compile(r"\b(?:called|named|titled|title|subject(?: line)?|name it|call it|"
                         r"headline)\b", re.IGNORECASE)
 
@@ -303,7 +331,8 @@ SAID_WHOLE = ("fact",)
 
 def _short(text: str, found: dict[str, Any]) -> str:
     """A short description as a noun phrase: "a client lunch at Sweetgreen" -> "client lunch"
-    (the vendor read on its own)."""
+    (the vendor read on its own; "yesterday's client lunch" -> "client lunch")."""
+    text = re.sub(r"^['\u2019]s\s+", "", text)
     vendor = found.get("vendor")
     if isinstance(vendor, str):
         text = re.sub(rf"\s+(?:at|from|with)\s+{re.escape(vendor)}\s*$", "", text)
@@ -324,6 +353,10 @@ def _unmasked(value: str, r: Reading, ending: bool = True) -> str:
     start, end = found.span()
     if ending and not masked[end:].strip(" .!?'\"") and r.text[end:].strip(" .!?'\""):
         end = len(r.text)  # it ended on values: "our fiscal year closes june 30"
+    after = r.text[end:].strip(" .!?'\"").split()
+    if 0 < len(after) <= 2 and all(w.lower() in ("it", "them", "this", "that", "there", "up")
+                                   for w in after):
+        end = len(r.text.rstrip(" .!?'\""))  # "... does nothing when I click it"
     article = re.search(r"(?:^|\s)((?:the|a|an)\s+)$", r.text[:start], re.IGNORECASE)
     if article and not re.match(r"(?:the|a|an)\b", value, re.IGNORECASE):
         start = article.start(1)
@@ -388,7 +421,7 @@ NAMED_READERS: tuple[tuple[Callable[[str], bool], Callable[[Reading], Any]], ...
 
 
 def _job_title(text: str) -> str | None:
-    match = re.search(r"\b(?:promoted to|(?:she|he)(?:'s| is)|is now|as|new title(?: is)?)\s+"
+    match = re.search(r"\b(?:promoted to|(?:she|he)(?:'s| is)|is now|as|(?:new )?title(?: is)?)\s+"
                       r"(?:the\s+|our\s+|their\s+|an?\s+)?"
                       r"((?:(?:S|E)?VP(?: of)? [A-Z]\w+|[A-Z]{2,4}\b|[Hh]ead of \w+|"
                       r"[Vv][Pp] of \w+|"
@@ -433,6 +466,10 @@ def _named_before(name: str, text: str) -> str | None:
     said = re.search(rf"\bwith\s+(.+?)\s+as\s+(?:the\s+|its\s+)?{name}\b", text, re.IGNORECASE)
     if said:
         return said[1].strip(" '\"")
+    docs = re.search(r"\bthe\s+([A-Z][\w&-]*(?:\s+[A-Z][\w&-]*)*)\s+(?:docs|articles|documents|"
+                     r"doc|kb)\b", text) if name == "collection" else None
+    if docs:  # "search the Help Center docs for ..."
+        return docs[1]
     if name == "collection":  # "add a doc to the Help Center called ...": a name, capitalised
         put = re.search(r"\b(?:to|into)\s+(?:the\s+|our\s+)?([A-Z][\w&-]*(?:\s+[A-Z][\w&-]*)+)"
                         r"(?=\s+(?:called|named|titled|collection)\b|\s*[:,]|$)", text)
@@ -471,6 +508,8 @@ def _quantity(name: str, kind: object, fmt: object, r: Reading) -> Any:
         return _date(name, r)
     if name in ("since", "until") and r.looks_back(name):
         return _range_moment(name, r)
+    if name in HAPPENED:  # (what was said after a colon is what happened, not when)
+        text = text.split(": ", 1)[0]
     if fmt == "date-time" or name.endswith("_at") or name in ("since", "until"):
         moments = x.find_datetimes(text, now, past=r.looks_back(name))
         return moments[0].isoformat().replace("+00:00", "Z") if moments else None
@@ -635,7 +674,7 @@ def _number(kind: object, values: list[float]) -> Any:
 
 
 COUNT_CUES = {
-    "days": r"(\d+)\s*(?:days?|d)\b", "duration_minutes": r"(\d+)\s*(?:min(?:ute)?s?)\b",
+    "days": r"(\d+)\s*(?:days?|d)\b", "duration_minutes": r"(\d+)[\s-]*(?:min(?:ute)?s?)\b",
     "points": r"([+-]?\d+)\s*(?:points?|pts?)\b",
     "quantity": r"(\d+)\s*(?:x\b|units?|seats?|hours?)",
     "limit": r"\b(?:top|first|last)\s+(\d+)\b", "top": r"\btop\s+(\d+)\b",
@@ -803,7 +842,7 @@ TOLD = re.compile(r"^(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that|"
 #: Where a name said after "called" ends and what the thing does begins.
 RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+|"
                       r"for (?=[A-Z])|(?:to|into|in|under) (?:the|our) (?=[A-Z])|"
-                      r"with (?:the|a|an|our|all|every\w*|contacts|people|leads) |"
+                      r"with (?:the|a|an|our|all|this|these|every\w*|contacts|people|leads)(?=\s)|"
                       r"in (?:the|our) \w+ (?=department|team|collection|folder))\b",
                       re.IGNORECASE)
 
@@ -855,7 +894,8 @@ def title_of(r: Reading) -> str | None:
     if tail:
         return _with_values(tail, r)
     for clause in _clauses(r):
-        left = _trim(_strip_command(PLACE.sub("", clause), r.nouns))
+        left = " " + _strip_command(PLACE.sub("", clause), r.nouns)
+        left = _trim(_AS_KIND.sub("", left) if _as_kind(left, r.nouns) else left)
         left = TOLD.sub("", left).strip() or left
         left = _trim(_AS_KIND.sub("", left)) if _as_kind(left, r.nouns) else left
         left = _own_name(left, r.nouns)
@@ -908,7 +948,7 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
     if name in QUERY_FIELDS and not r.creating:
         # (A tool that makes something has no search text: "text" there is its content,
         # given only when keyed: "text: '...'".)
-        return query_text(r, filtered or bool(found))
+        return query_text(r, filtered or bool(found), taken=r.read)
     labelled = _labelled(name, r.text)
     if labelled:
         return labelled
@@ -1134,18 +1174,22 @@ QUESTION = frozenset([
 ])
 
 
-def query_text(reading: Reading | str, filtered: bool = False) -> str | None:
+def query_text(reading: Reading | str, filtered: bool = False,
+               taken: Collection[str] = ()) -> str | None:
     """What to search for: a name the message gives, else the words that are neither the
     command, the question, nor a filter already read (a status, a date). When the message
     filtered by something else ("deals sitting in negotiation at the moment"), only a name
     or words after "about"/"mentioning" are searched for: the rest is how it was asked."""
     r = (reading if isinstance(reading, Reading)
          else Reading.of(reading, datetime.now(UTC), frozenset()))
-    names = x.quoted(r.text) + x.person_names(r.text) + x.company_names(r.text)
+    names = [n for n in x.quoted(r.text) + x.person_names(r.text) + x.company_names(r.text)
+             if not any(n in t or t in n for t in taken)]
     if names:
         return names[0]
     about = re.search(r"\b(?:about|mentioning|mention|regarding|on the topic of|that cover|"
                       r"covering|related to)\s+(.+?)\s*[?.!]*$", _masked(r), re.IGNORECASE)
+    if about is None and taken:  # "search the Help Center docs for data retention"
+        about = re.search(r"\bfor\s+(.+?)\s*[?.!]*$", _masked(r), re.IGNORECASE)
     if about:
         return _trim(about[1]) or None
     if filtered:

@@ -337,6 +337,10 @@ def _answered(tool: Tool, request: Request, now: datetime, nouns: frozenset[str]
     name = request.field
     if name is None or name not in tool.args_model.model_fields or args_of.is_id(name):
         return {}
+    schema = args_of.schemas(tool.args_model).get(name, {})
+    if schema.get("type") == "array" and schema.get("items", {}).get("type") == "string":
+        parts = [w.strip(" .'\"") for w in re.split(r",|\band\b|&|;", request.answer)]
+        return {name: [w for w in parts if w]}  # "billing and finance": two tags
     if name in LONG_TEXT or (name in args_of.FREE_TEXT and name not in args_of.TITLE_FIELDS
                              and name not in args_of.QUERY_FIELDS):
         # a description, a reason or a prompt is the whole answer, commas and all

@@ -74,6 +74,13 @@ def invoice_lines(text: str, masked: str) -> list[dict[str, Any]] | None:
         if not money:
             continue
         what = _UNIT_WORDS.sub("", match["what"].strip()).strip()
+        if _UNIT_WORDS.match(what + " ") or not what:
+            # "a strategy workshop, 2 days at $1,800": the unit counts; what was done is
+            # said before ("Consulting, 12 hours at $150")
+            before = re.search(r"(?:\bfor\s+(?:an?\s+|the\s+)?|[:,]\s*|^)([A-Za-z][\w '&/-]{2,60}?)"
+                               r"\s*[,:]?\s*$", text[:match.start()])
+            what = before[1].strip() if before else what
+            what = re.sub(r"^(?:one line|a line|line)\s*,?\s*", "", what, flags=re.IGNORECASE)
         quantity = float(match["q"])
         lines.append({"description": what, "quantity": int(quantity) if quantity.is_integer()
                       else quantity, "unit_price": _plain(money[0].amount)})
@@ -195,6 +202,20 @@ def tool_names(text: str, masked: str) -> list[str] | None:
     get_contact_timeline"."""
     said = list(dict.fromkeys(_TOOL_NAME.findall(text)))
     return said or None
+
+
+_LANGUAGES = {"english": "en", "spanish": "es", "french": "fr", "german": "de", "italian": "it",
+              "portuguese": "pt", "dutch": "nl", "swedish": "sv", "norwegian": "no",
+              "danish": "da", "finnish": "fi", "polish": "pl", "japanese": "ja",
+              "chinese": "zh", "korean": "ko", "brazilian portuguese": "pt-BR"}
+
+
+def language(text: str, masked: str) -> str | None:
+    """The language answers should be in: "reply in Spanish", "switch to French"."""
+    lowered = text.lower()
+    found = [code for name, code in sorted(_LANGUAGES.items(), key=lambda p: -len(p[0]))
+             if re.search(rf"\b(?:in|to|into|speak|use)\s+{name}\b", lowered)]
+    return found[0] if found else None
 
 
 def key_value(text: str, masked: str) -> str | None:
@@ -693,7 +714,7 @@ READERS: dict[str, Callable[[str, str], Any]] = {
     "command": shortcut_command, "expansion": shortcut_expansion, "expires_in_days": expiry_days,
     "days": window_days, "scope": fact_scope, "verbosity": answer_length, "tone": answer_tone,
     "target_completion_percent": completion_target, "record_type": record_kind,
-    "tools": tool_names,
+    "tools": tool_names, "language": language,
 }
 #: Readers for a field only where it is free text (a string without choices): `action` is
 #: free text in query_audit_log, a choice in create_automation_rule, an index in act_on_insight.
