@@ -36,7 +36,7 @@ COMMAND = frozenset([
     "let", "us", "me", "my", "our", "a", "an", "the", "another", "one", "some", "for",
     "quick", "quickly", "just", "also", "hey", "hi", "ok", "okay", "neptune", "remind",
     "remember", "have", "get", "give", "send", "post", "file", "raise", "kick", "off", "spin",
-    "u", "ya", "plz", "kindly", "let's", "lets", "together",
+    "u", "ya", "plz", "kindly", "let's", "lets", "together", "w/",
 ])
 #: Words that name a field, not a thing: "with a budget of 4.5k" has no title.
 FIELD_WORDS = frozenset({"budget", "value", "amount", "priority", "status", "stage", "date",
@@ -72,6 +72,7 @@ BOOLEAN_CUES: dict[str, tuple[str, ...]] = {
     "include_inactive": ("inactive", "disabled", "including inactive", "all of them"),
     "include_overdue": ("overdue", "late"),
     "everyone": ("everyone", "everybody", "all users", "whole team"),
+    "unassigned": ("unassigned", "no assignee", "not assigned", "nobody assigned"),
 }
 WORD = re.compile(r"[\w'\u2019&.-]+")
 
@@ -275,8 +276,21 @@ def _read_shaped(fields: dict[str, dict[str, Any]], r: Reading, found: dict[str,
                 value = _value(name, fields[name], r)  # "key: mrr_target", said plainly
             if value is not None:
                 found[name] = value
+    _after_readers(fields, r, found)
+
+
+def _after_readers(fields: dict[str, dict[str, Any]], r: Reading, found: dict[str, Any]) -> None:
+    """What the readers' values settle: an expiry in days is no date too, a quoted text is
+    what is sent, a memory key's value follows it."""
     if "expires_in_days" in found:
         found.pop("expires_at", None)  # "expire after 7 days" is a number of days
+    for name in ("expansion", "body", "message", "content"):
+        said = found.get(name)
+        if not isinstance(said, str):
+            continue
+        quoted = x.quoted(said)
+        if len(quoted) == 1 and len(quoted[0]) >= len(said) / 2:
+            found[name] = quoted[0]  # 'sends "show overdue invoices"': what it sends
     if {"key", "value"} <= fields.keys() and "value" not in found and _is_text(fields["value"]):
         value = structured.key_value(r.text, _masked(r))  # "under house_style: Plain English"
         if value:
@@ -351,8 +365,9 @@ def _unmasked(value: str, r: Reading, ending: bool = True) -> str:
     if found is None:
         return value
     start, end = found.span()
-    if ending and not masked[end:].strip(" .!?'\"") and r.text[end:].strip(" .!?'\""):
-        end = len(r.text)  # it ended on values: "our fiscal year closes june 30"
+    rest = [w for w in masked[end:].split() if w.strip(" .!?'\"").lower() not in CONNECT]
+    if ending and not "".join(rest).strip(" .!?'\"") and r.text[end:].strip(" .!?'\""):
+        end = len(r.text.rstrip(" .!?'\""))  # it ended on values: "starts on February 1"
     after = r.text[end:].strip(" .!?'\"").split()
     if 0 < len(after) <= 2 and all(w.lower() in ("it", "them", "this", "that", "there", "up")
                                    for w in after):
@@ -458,7 +473,8 @@ def _tag(r: Reading) -> str | None:
 #: lead-enrichment template".
 NAMED_BEFORE = frozenset({"template", "collection", "category", "folder"})
 #: Leading verbs that say what to do with a thing, never part of its name.
-ACTIONS = frozenset({"follow", "track", "bundle", "grab", "install", "save", "store", "keep",
+ACTIONS = frozenset({"follow", "following", "tracking", "watch", "watching", "monitor",
+                     "monitoring", "track", "bundle", "grab", "install", "save", "store", "keep",
                      "build", "prepare", "prep", "set", "setup", "launch", "ping", "tell"})
 
 
@@ -511,8 +527,7 @@ def _quantity(name: str, kind: object, fmt: object, r: Reading) -> Any:
     if name in HAPPENED:  # (what was said after a colon is what happened, not when)
         text = text.split(": ", 1)[0]
     if fmt == "date-time" or name.endswith("_at") or name in ("since", "until"):
-        moments = x.find_datetimes(text, now, past=r.looks_back(name))
-        return moments[0].isoformat().replace("+00:00", "Z") if moments else None
+        return _moment(name, text, r)
     if name in ("first_name", "last_name"):
         # A tool that changes a record names its person to find them, not to rename them.
         return _name_part(name, r.people) if r.creating else None
@@ -544,6 +559,14 @@ def _currency_said(text: str) -> str | None:
         if re.search(rf"\b(?:in|pay(?:s|ing)?\s+in|billed\s+in)\s+{words}\b", lowered):
             return iso
     return None
+
+
+def _moment(name: str, text: str, r: Reading) -> str | None:
+    moments = x.find_datetimes(text, r.now, past=r.looks_back(name))
+    timed = [m for m in moments if m.date() == moments[0].date() and m.time() != x.DEFAULT_TIME]
+    if timed and x.says_time(text):  # "Tuesday, Dec 1 at 14:00": one moment, said twice
+        moments = timed
+    return moments[0].isoformat().replace("+00:00", "Z") if moments else None
 
 
 def _range_moment(name: str, r: Reading) -> str | None:
@@ -843,6 +866,7 @@ TOLD = re.compile(r"^(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that|"
 RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+|"
                       r"for (?=[A-Z])|(?:to|into|in|under) (?:the|our) (?=[A-Z])|"
                       r"with (?:the|a|an|our|all|this|these|every\w*|contacts|people|leads)(?=\s)|"
+                      r"pointing (?:at|to)|(?:at|to) https?:|"
                       r"in (?:the|our) \w+ (?=department|team|collection|folder))\b",
                       re.IGNORECASE)
 
@@ -1037,6 +1061,10 @@ def _after_mark(text: str) -> str | None:
         match = re.match(r"(.+)$", text[match.start(1):])
     if match is None:
         return None
+    whole = match[1].strip()
+    quoted = x.quoted(whole)
+    if len(quoted) == 1 and len(quoted[0]) >= len(whole) - 3:
+        return quoted[0]  # 'with: "Sorry for the mix-up!"' keeps its "!"
     tail = match[1].strip(" .!'\"")
     return tail or None
 

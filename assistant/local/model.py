@@ -507,6 +507,10 @@ def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str,
     if match is None or not (required or lookup.sure(match, text, kind)):
         return False
     values[name] = [match.id] if lookup.is_list(name) else match.id
+    for key in args_of.QUERY_FIELDS:  # "under the Billing revamp epic" is no search text
+        said = values.get(key)
+        if kind != "member" and isinstance(said, str) and lookup.names(said, match.label):
+            del values[key]
     for key in (*args_of.QUERY_FIELDS, *args_of.TITLE_FIELDS):
         said = values.get(key)
         if kind != "member" or not isinstance(said, str):
