@@ -7,6 +7,7 @@ and deliberately broken cases must be caught, so a check cannot silently pass ev
 from __future__ import annotations
 
 import difflib
+import pathlib
 import re
 import uuid
 from collections import Counter
@@ -173,6 +174,16 @@ def test_the_set_has_enough_varied_cases(cases: list[Case]) -> None:
 
 def test_every_case_is_sound(cases: list[Case], catalog: ToolRegistry) -> None:
     problems = [p for case in cases for p in case_problems(case, catalog)]
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", sorted(pathlib.Path(__file__).parent.glob("heldout*.yaml")),
+                         ids=lambda p: p.stem)
+def test_every_held_out_case_is_sound(path: pathlib.Path, catalog: ToolRegistry) -> None:
+    """The held-out sets (written apart, used to measure) hold the same kind of labels."""
+    cases = load_cases(path)
+    problems = [p for case in cases for p in case_problems(case, catalog)]
+    problems += [p for p in shape_problems(cases) if p.startswith("duplicate")]
     assert problems == []
 
 
