@@ -191,16 +191,30 @@ def rank(text: str, profiles: Sequence[Profile], query: np.ndarray | None,
     intent = intent or {}
     worded = worded or {}
     verbs = {v for v in {p.verb for p in profiles} if _verb_said(v, lowered, stems)}
+    lead = _leading_verb(plain)
     choices = []
     for p in profiles:
         lexical = sum(1.0 for w in stems if w in p.vocabulary) / max(1, len(stems))
         nouns = sum(1.0 for n in p.nouns if _noun_said(n, lowered, stems)) / max(1, len(p.nouns))
         verb = VERB_WEIGHT if p.verb in verbs else (-0.1 if verbs else 0.0)
+        verb += LEAD_WEIGHT if lead is not None and lead == p.verb else 0.0
         score = (MEANING_WEIGHT * _meaning(p, query) + WORD_WEIGHT * lexical
                  + NOUN_WEIGHT * nouns + verb + INTENT_WEIGHT * intent.get(p.tool.name, 0.0)
                  + WORDS_WEIGHT * worded.get(p.tool.name, 0.0))
         choices.append(Choice(p.tool, score))
     return sorted(choices, key=lambda c: c.score, reverse=True)
+
+
+#: A message that opens with a tool's own verb ("Search the knowledge base for ...") asks
+#: for that verb, whatever words follow.
+LEAD_WEIGHT = 0.5
+LEADING = re.compile(r"^\s*(?:(?:hey|hi|ok|okay|please|pls|can you|could you|would you|just|"
+                     r"quickly|neptune)[\s,]+)*(?P<verb>[a-z]+)\b", re.IGNORECASE)
+
+
+def _leading_verb(text: str) -> str | None:
+    said = LEADING.match(text)
+    return said["verb"].lower() if said else None
 
 
 def _command(text: str) -> str:

@@ -220,3 +220,10 @@ def test_what_follows_a_name_is_what_they_are_asked_to_do(offline: LocalModel) -
                         {"list_agents": agents})
     assert call == ("schedule_agent", {"agent_id": agents[0]["id"], "cron": "0 7 * * 1-5",
                                        "task": "score new signups"})
+
+
+def test_a_message_that_opens_with_a_verb_asks_for_that_verb(offline: LocalModel) -> None:
+    """Words that follow ("... for our support SLA") do not outweigh the verb said first."""
+    choice = offline.choose("Search the knowledge base for our support SLA",
+                            list(offline.registry))
+    assert choice is not None and choice.tool.name == "search_knowledge"
