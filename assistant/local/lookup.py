@@ -10,6 +10,7 @@ of records. The record meant is the one whose words the message shares most; an 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -183,9 +184,7 @@ def reference(text: str, kind: str, taken: Collection[object] = (),
             return found[0]
     # A name inside text read as another argument ("Ledger" of the title "Ledger
     # integration") names nothing either.
-    rest = text
-    for value in taken:
-        rest = rest.replace(value, " ") if isinstance(value, str) and value else rest
+    rest = _without_taken(text, taken)
     # Full names and companies before a lone capitalised word ("Budget is 40k"), and no
     # command said capitalised at the start ("Notify Vic Moreau").
     found = [_without_command(n) for n in x.person_names(text)]
@@ -209,11 +208,19 @@ def reference(text: str, kind: str, taken: Collection[object] = (),
     lower = re.search(rf"\bthe\s+((?:[a-z][\w'&-]*\s+){{1,4}}?){noun}s?\b", text)
     if lower and any(w not in _plain_words() for w in lower[1].split()):
         return lower[1].strip()
-    return _unwritten_name(text, kind, taken, sure) if loose else None
+    return _unwritten_name(rest, kind, sure) if loose else None
 
 
-#: Words that are never a name written in lower case ("delete felix moreau, dupe contact").
+def _without_taken(text: str, taken: Collection[object]) -> str:
+    for value in taken:
+        text = text.replace(value, " ") if isinstance(value, str) and value else text
+    return text
+
+
+@functools.cache
 def _plain_words() -> frozenset[str]:
+    """Words that are never a name written in lower case ("delete felix moreau, dupe
+    contact"); built once (the other modules import this one, so not at import time)."""
     from assistant.local import arguments as a
     from assistant.local.select import VERBS
     said = {w for cues in VERBS.values() for cue in cues for w in cue.split()}
@@ -231,7 +238,7 @@ COMMON = frozenset([
     "onto", "about", "via", "per", "dupe", "duplicate", "stuck", "sitting", "today", "tomorrow",
     "yesterday", "week", "month", "year", "morning", "afternoon", "evening", "am", "pm", "asap",
     "urgent", "high", "low", "medium", "priority", "stage", "status", "deal", "deals", "contact",
-    "contacts", "task", "tasks", "score", "scores", "run", "runs", "signups", "new", "thread",
+    "contacts", "task", "tasks", "score", "scores", "run", "runs", "signups", "thread",
     "threads", "pricing", "renewal", "terms", "proposal", "note", "notes", "call", "calls",
     "email", "emails", "meeting", "meetings", "quick", "update", "updated", "change", "changed",
     "thing", "things", "wants", "want", "need", "needs", "asked", "ask", "said", "says", "told",
@@ -241,16 +248,13 @@ COMMON = frozenset([
 ])
 
 
-def _unwritten_name(text: str, kind: str, taken: Collection[object],
-                    sure: bool = True) -> str | None:
+def _unwritten_name(rest: str, kind: str, sure: bool = True) -> str | None:
     """A name written in lower case: a run of words that are no command, question, kind or
     everyday word ("felix moreau"); for a member, one such word after the word that hands
     work over ("over to sam", "remind lee"). Unless a wrong guess costs only a lookup
-    (`sure`), only a name right after "for"/"with" is guessed ("new project for globex:")."""
+    (`sure`), only a name right after "for"/"with" is guessed ("new project for globex:").
+    `rest` is the message without the text other arguments took."""
     plain = _plain_words()
-    rest = text
-    for value in taken:
-        rest = rest.replace(value, " ") if isinstance(value, str) and value else rest
     if kind == "member":
         said = re.search(r"\b(?:to|for|assign|remind|ping|tell|notify|have|ask|with|by)\s+"
                          r"([a-z][a-z'-]+)\b", rest)

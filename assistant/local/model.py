@@ -507,19 +507,18 @@ def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str,
     if match is None or not (required or lookup.sure(match, text, kind)):
         return False
     values[name] = [match.id] if lookup.is_list(name) else match.id
-    for key in args_of.QUERY_FIELDS:  # "under the Billing revamp epic" is no search text
+    # What the record's name said is no search text ("under the Billing revamp epic") and,
+    # for a member, no title either ("task for lee"; "have Lee prep the slides").
+    first = match.label.split()[0] if match.label else ""
+    titles = args_of.TITLE_FIELDS if kind == "member" else ()
+    for key in (*args_of.QUERY_FIELDS, *titles):
         said = values.get(key)
-        if kind != "member" and isinstance(said, str) and lookup.names(said, match.label):
-            del values[key]
-    for key in (*args_of.QUERY_FIELDS, *args_of.TITLE_FIELDS):
-        said = values.get(key)
-        if kind != "member" or not isinstance(said, str):
+        if not isinstance(said, str):
             continue
-        first = match.label.split()[0] if match.label else ""
         if lookup.names(said, match.label):
-            del values[key]  # the member says it: "task for lee" has no title "lee"
-        elif first and said.lower().startswith(first.lower() + " ") and key in args_of.TITLE_FIELDS:
-            values[key] = said[len(first) + 1:]  # "have Lee prep the slides": "prep the slides"
+            del values[key]
+        elif key in titles and first and said.lower().startswith(first.lower() + " "):
+            values[key] = said[len(first) + 1:]
     return True
 
 

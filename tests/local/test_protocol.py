@@ -31,14 +31,20 @@ async def turn(runtime: Runtime, caller: Caller, conversation: Any, text: str) -
         return await running.collect()
 
 
-async def test_default_model_is_offline_and_calls_tools(
-        runtime: Runtime, make_workspace: MakeWorkspace, database: Database) -> None:
+async def _with_ada(make_workspace: MakeWorkspace, database: Database,
+                    ) -> tuple[Any, Caller, Any]:
+    """A workspace with one contact, Ada Lovelace; its owner; a new conversation."""
     ws = await make_workspace()
     async with scoped_session(database.sessions, ws.scope) as session:
         await ContactRepository(session, ws.scope).create(
             first_name="Ada", last_name="Lovelace", email="ada@engines.io")
     caller = Caller.for_member(ws.workspace_id, ws.user_id, MemberRole.OWNER)
-    conversation = await new_conversation(database, ws)
+    return ws, caller, await new_conversation(database, ws)
+
+
+async def test_default_model_is_offline_and_calls_tools(
+        runtime: Runtime, make_workspace: MakeWorkspace, database: Database) -> None:
+    _, caller, conversation = await _with_ada(make_workspace, database)
     events = await turn(runtime, caller, conversation, "find Ada Lovelace")
     started = [e for e in events if e.type == "tool.started"]
     assert [e.tool for e in started] == ["search_contacts"]
@@ -53,12 +59,7 @@ async def test_a_lookup_then_an_action_runs_the_action_once_then_answers(
         runtime: Runtime, make_workspace: MakeWorkspace, database: Database) -> None:
     """"Add a note to Ada Lovelace": search, then update, then words; the update is never
     planned again from the earlier lookup (it used to repeat until the step limit)."""
-    ws = await make_workspace()
-    async with scoped_session(database.sessions, ws.scope) as session:
-        await ContactRepository(session, ws.scope).create(
-            first_name="Ada", last_name="Lovelace", email="ada@engines.io")
-    caller = Caller.for_member(ws.workspace_id, ws.user_id, MemberRole.OWNER)
-    conversation = await new_conversation(database, ws)
+    ws, caller, conversation = await _with_ada(make_workspace, database)
     events = await turn(runtime, caller, conversation, "Ada Lovelace got promoted to CTO")
     started = [e.tool for e in events if e.type == "tool.started"]
     assert "search_contacts" in started and started[-1] == "update_contact", started
