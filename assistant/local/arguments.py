@@ -710,9 +710,14 @@ def _count(name: str, kind: object, r: Reading) -> Any:
     if pattern is None:
         return None
     match = re.search(pattern, r.text, re.IGNORECASE)
+    scale = 1.0
+    if match is None and name == "duration_minutes":  # "a 1.5 hour call", "an hour-long demo"
+        match = re.search(r"(?<![\w.])(\d+(?:\.\d+)?|an|one)[\s-]*(?:hours?|hrs?|h)\b", r.text,
+                          re.IGNORECASE)
+        scale = 60.0
     if match is None:
         return None
-    value = float(match[1])
+    value = (1.0 if match[1].isalpha() else float(match[1])) * scale
     if name == "points" and re.search(r"\b(?:minus|subtract|deduct|lose)\b", r.text, re.I):
         value = -abs(value)
     return int(value) if kind == "integer" or value.is_integer() else value
@@ -841,7 +846,30 @@ def _free_text(fields: dict[str, dict[str, Any]], r: Reading, creating: bool, *,
             value = _keyed_text(name, r, found, filtered)
             if value:
                 found[name] = value
+    if "description" in names and "description" not in found and title in found and not (
+            fields.keys() & {"goal", "goals", "objective"}):
+        described = _described(r, str(found[title]))
+        if described:
+            found["description"] = described
     return found
+
+
+def _described(r: Reading, title: str) -> str | None:
+    """What a named thing is, said after its name: "Mobile app v1 — native iOS apps", "called
+    Mobile app beta; the goal is to get the app into TestFlight"."""
+    plain = _unquoted(r.text)
+    at = plain.lower().find(title.lower())
+    if at < 0:
+        return None
+    rest = r.text[at + len(title):]
+    said = re.match(r"['\"\u2019\u201d]?\s*(?:[;,]\s*|\s[-\u2013\u2014]\s*|\s*[-\u2013\u2014]\s+)"
+                    r"(?:(?:the|its|our)\s+(?:goal|aim|purpose|idea|point)\s+is\s+(?:to\s+)?)?(.+)$",
+                    rest, re.IGNORECASE)
+    if said is None or (rest.lstrip()[:1] in ";," and not re.match(
+            r"\W*(?:the|its|our)\s+(?:goal|aim|purpose|idea|point)\s+is\b", rest, re.I)):
+        return None  # after a comma or semicolon, only "the goal is ..." says what it is
+    value = said[1].strip(" .!'\"")
+    return value if len(value.split()) >= 2 else None
 
 
 def _set_to(name: str, r: Reading) -> str | None:
@@ -864,6 +892,8 @@ TOLD = re.compile(r"^(?:[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)?\s+(?:know\s+)?that|"
                   r"(?:[A-Z][\w'-]*\s+){0,2}(?:needs|has|have|is going|wants|ought)\s+to)\s+(?=\w)")
 #: Where a name said after "called" ends and what the thing does begins.
 RELATIVE = re.compile(r"\s+(?:that|which|who|whose|based on|from the|for \S+\.\S+|"
+                      r"worth|valued at|priced at|closing|running|starting|due|"
+                      r"and (?:put|add|assign|send|move|set|make|tag|share|schedule|link|file)|"
                       r"for (?=[A-Z])|(?:to|into|in|under) (?:the|our) (?=[A-Z])|"
                       r"with (?:the|a|an|our|all|this|these|every\w*|contacts|people|leads)(?=\s)|"
                       r"pointing (?:at|to)|(?:at|to) https?:|"
@@ -917,6 +947,9 @@ def title_of(r: Reading) -> str | None:
     tail = _colon_tail(r)
     if tail:
         return _with_values(tail, r)
+    numbered = _numbered(r)
+    if numbered:
+        return numbered
     for clause in _clauses(r):
         left = " " + _strip_command(PLACE.sub("", clause), r.nouns)
         left = _trim(_AS_KIND.sub("", left) if _as_kind(left, r.nouns) else left)
@@ -933,6 +966,15 @@ def title_of(r: Reading) -> str | None:
                         | FIELD_WORDS for w in WORD.findall(left)):
             return _with_values(left, r)
     return None
+
+
+def _numbered(r: Reading) -> str | None:
+    """"plan Sprint 16 from Dec 2 to Dec 15": the tool's own noun and a number name it."""
+    if not r.nouns:
+        return None
+    said = re.search(rf"\b({'|'.join(map(re.escape, sorted(r.nouns)))})\s+(\d+)\b(?![.,:/]\d)",
+                     _masked(r), re.IGNORECASE)
+    return f"{said[1]} {said[2]}" if said else None
 
 
 def _own_name(left: str, nouns: frozenset[str]) -> str:
@@ -983,7 +1025,8 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
         if said:
             return said
     if name in ("message", "body", "note", "notes"):
-        noted = re.search(r"\bwith\s+(?:the|a)\s+(?:note|message)\s*:?\s*(.+)$", r.text, re.I)
+        noted = re.search(r"\bwith\s+(?:the|a)\s+(?:note|message)\s*:?\s*"
+                          r"(?:(?:that\s+)?(?:says|saying|reading|reads)\s+)?(.+)$", r.text, re.I)
         if noted:
             quoted = x.quoted(noted[1])
             return quoted[0] if quoted else noted[1].strip(" .'\"")
@@ -1095,9 +1138,9 @@ def _clauses(r: Reading) -> list[str]:
 PLACING = frozenset({"in", "for", "on", "into", "to", "under"})
 
 
-_AS_KIND = re.compile(r"\s+as\s+(?:a|an|the|our|my|new)?\s*(?:new\s+)?([\w-]+)"
-                      r"(?:\s+([\w-]+))?\b.*$",
-                      re.IGNORECASE)
+_AS_KIND = re.compile(r"\s+as\s+(?:(?:a|an|the|our|my|new)\s+(?:new\s+)?|(?=\w+(?<!s)\b))"
+                      r"([\w-]+)(?:\s+([\w-]+))?\b.*$",
+                      re.IGNORECASE)  # (no article: one of a kind; "as teams grow" is a clause)
 
 
 def _as_kind(left: str, nouns: frozenset[str]) -> bool:

@@ -42,6 +42,7 @@ from assistant.local.select import (
     profile,
     rank,
 )
+from assistant.local.spoken import written
 from tools.registry import Tool, ToolRegistry
 
 NAME = "neptune-local"
@@ -321,13 +322,13 @@ def current_request(messages: Sequence[Mapping[str, Any]]) -> Request:
     if not users:
         return Request("")
     last = users[-1]
-    answer = _text(messages[last])
+    answer = written(_text(messages[last]))
     asked = next((_text(m) for m in reversed(messages[:last]) if m.get("role") == "assistant"
                   and not m.get("tool_calls")), "") if len(users) > 1 else ""
     match = ASKING.search(asked.strip())
     if match is None or messages[last - 1].get("role") != "assistant":
         return Request(answer)
-    return Request(_text(messages[users[-2]]), match["field"].replace(" ", "_"), answer,
+    return Request(written(_text(messages[users[-2]])), match["field"].replace(" ", "_"), answer,
                    match["what"].replace(" ", "_"))
 
 

@@ -224,7 +224,8 @@ def key_value(text: str, masked: str) -> str | None:
     key = key_name(text, masked)
     if key is None:
         return None
-    said = re.search(rf"{re.escape(key)}['\"\u2019\u201d]?\s*(?::|=|\bis\b|\bas\b|->)\s*(.+)$",
+    said = re.search(rf"{re.escape(key)}['\"\u2019\u201d]?\s*(?::|=|\bis\b|\bas\b|->"
+                     r"|,?\s*(?:with\s+)?(?:the\s+|a\s+)?value(?:\s+(?:is|of|as))?\s*:?)\s*(.+)$",
                      text, re.IGNORECASE)
     if said is None:
         return None
@@ -458,7 +459,8 @@ _COMMAND = re.compile(r"(?<![\w/.:])/(?P<word>[A-Za-z][\w-]{0,38})(?![\w/-]|\.\w
 _MEANS = re.compile(
     r"^[\s,]*(?:(?:is|as|be)\s+)?(?:(?:a|an|my|the|new)\s+)?(?:shortcut|command|alias)?\s*"
     r"(?:(?:that|which|should|will|to|must|can|shall|just|now|only|so|it)\s+)*"
-    r"(?:means?|stands?\s+for|expands?\s+(?:in)?to|for|to|as|=>?|:|->|\u2192)?\s*:?",
+    r"(?:means?|stands?\s+for|expands?\s+(?:in)?to|sends?|runs?|types?|for|to|as|=>?|:|->"
+    r"|\u2192)?\s*:?",
     re.IGNORECASE)
 _REMOVING = re.compile(r"\b(?:remove|delete|drop|clear|unset|get rid of|forget)\b", re.I)
 
