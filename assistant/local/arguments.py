@@ -291,8 +291,9 @@ def _after_readers(fields: dict[str, dict[str, Any]], r: Reading, found: dict[st
         quoted = x.quoted(said)
         if len(quoted) == 1 and len(quoted[0]) >= len(said) / 2:
             found[name] = quoted[0]  # 'sends "show overdue invoices"': what it sends
-    if {"key", "value"} <= fields.keys() and "value" not in found and _is_text(fields["value"]):
-        value = structured.key_value(r.text, _masked(r))  # "under house_style: Plain English"
+    if {"key", "value"} <= fields.keys() and _is_text(fields["value"]):
+        # "under house_style: Plain English", "key banned_words, value 'a, b'": all of it
+        value = structured.key_value(r.text, _masked(r))
         if value:
             found["value"] = value
 
@@ -482,6 +483,10 @@ def _named_before(name: str, text: str) -> str | None:
     said = re.search(rf"\bwith\s+(.+?)\s+as\s+(?:the\s+|its\s+)?{name}\b", text, re.IGNORECASE)
     if said:
         return said[1].strip(" '\"")
+    match = re.search(rf"\b(?:into|in|from|on|of|to|using|use)\s+(?:the\s+|our\s+)?['\"]?"
+                      rf"([\w][\w .&-]{{0,40}}?)['\"]?\s+{name}\b", text, re.IGNORECASE)
+    if match and match[1].lower() not in QUESTION | CONNECT:
+        return match[1]  # "move the X doc into the Help Center collection": said as one
     docs = re.search(r"\bthe\s+([A-Z][\w&-]*(?:\s+[A-Z][\w&-]*)*)\s+(?:docs|articles|documents|"
                      r"doc|kb)\b", text) if name == "collection" else None
     if docs:  # "search the Help Center docs for ..."
@@ -491,9 +496,7 @@ def _named_before(name: str, text: str) -> str | None:
                         r"(?=\s+(?:called|named|titled|collection)\b|\s*[:,]|$)", text)
         if put:
             return put[1]
-    match = re.search(rf"\b(?:into|in|from|on|of|to|using|use)\s+(?:the\s+|our\s+)?['\"]?"
-                      rf"([\w][\w .&-]{{0,40}}?)['\"]?\s+{name}\b", text, re.IGNORECASE)
-    return match[1] if match and match[1].lower() not in QUESTION | CONNECT else None
+    return None
 
 
 def _field_said(name: str, text: str) -> str | None:
@@ -562,6 +565,8 @@ def _currency_said(text: str) -> str | None:
 
 
 def _moment(name: str, text: str, r: Reading) -> str | None:
+    if name in HAPPENED:
+        text = x.without_deadlines(text, r.now.date())
     moments = x.find_datetimes(text, r.now, past=r.looks_back(name))
     timed = [m for m in moments if m.date() == moments[0].date() and m.time() != x.DEFAULT_TIME]
     if timed and x.says_time(text):  # "Tuesday, Dec 1 at 14:00": one moment, said twice
@@ -641,7 +646,8 @@ def _money(name: str, kind: object, text: str, now: datetime | None = None) -> A
 
 
 def _date(name: str, r: Reading) -> str | None:
-    dates = x.find_dates(r.text, r.now.date(), past=r.looks_back(name))
+    text = x.without_deadlines(r.text, r.now.date()) if name in HAPPENED else r.text
+    dates = x.find_dates(text, r.now.date(), past=r.looks_back(name))
     if not dates and name in RANGE_BOUNDS and not r.creating:
         month = _month_said(r)
         if month is None:
@@ -759,6 +765,8 @@ def _choice(name: str, options: list[str], r: Reading) -> str | None:
     # "Instructions: ... draft a check-in note": what a long text says sets no choice
     told = LONG_LABEL.search(text)
     text = text[:told.start()] if told else text
+    reported = REPORTED.search(text) if name in ("type", "channel", "category") else None
+    text = text[:reported.start()] if reported and reported.start() else text  # (what was said)
     # "called"/"named" introduce a name; they never mean a "call" type or status, nor does
     # the name itself (what follows it may: "called Support Squad in the support department").
     text = _without_name(text)
@@ -1037,12 +1045,9 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
                 "description": ("description",), "notes": ("note:", "notes:"),
                 "summary": ("summary",), "objective": ("to",), "task": ("to",),
                 "goal": ("goal",)}.get(name)
-    tail = _after_mark(r.text)
-    if name in ("reason", "lost_reason") and not tail:
-        tail = _after_comma(r.text)
-    if name in ("body", "content", "message", "reason", "summary", "lost_reason") and tail:
-        quoted = x.quoted(tail)
-        return quoted[0] if quoted else tail
+    tail = _tail_text(name, r.text)
+    if tail:
+        return tail
     if keywords:
         keyed = x.after_keyword(r.text, keywords)
         if keyed and keyed not in found.values():
@@ -1075,6 +1080,37 @@ def _labelled(name: str, text: str) -> str | None:
     value = re.split(r"[.;]\s+\w+\s*:\s", said[1])[0].strip(" .'\"")
     quoted = x.quoted(value)
     return (quoted[0] if quoted and len(quoted[0]) > len(value) - 4 else value) or None
+
+
+def _tail_text(name: str, text: str) -> str | None:
+    """A long text said after a colon or a dash (a reason after a comma too), or a summary
+    reported in the third person."""
+    if name not in ("body", "content", "message", "reason", "summary", "lost_reason"):
+        return None
+    tail = _after_mark(text)
+    if name in ("reason", "lost_reason") and not tail:
+        tail = _after_comma(text)
+    if tail:
+        quoted = x.quoted(tail)
+        return quoted[0] if quoted else tail
+    return _reported(text) if name == "summary" else None
+
+
+#: What someone said or wants, reported after the event: "... twenty five minutes she wants
+#: the enterprise quote", "... and he asked for a redline".
+REPORTED = re.compile(
+    r"(?:^|\s)(?:(?:and|so)\s+)?((?:she|he|they)\s+(?:(?:really|also|still|just)\s+)?"
+    r"(?:wants?|said|says|asked|asks|needs?|agreed|mentioned|told|prefers?|is|are|was|were|will"
+    r"|would|can|could|can't|won't|plans?|liked?|loved?|hated?|thinks?|expects?)\b.+)$",
+    re.IGNORECASE)
+
+
+def _reported(text: str) -> str | None:
+    said = REPORTED.search(text)
+    if said is None:
+        return None
+    value = re.split(r"[.!?](?:\s|$)", said[1])[0]
+    return value.strip(" ,;") if len(value.split()) >= 3 else None
 
 
 def _after_comma(text: str) -> str | None:

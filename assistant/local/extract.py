@@ -270,6 +270,8 @@ _DAY_MONTH = _rx(rf"(?<![\d.,:/])(?P<d>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{_
 _US_DATE = _rx(r"(?<![\d/.-])(?P<m>\d{1,2})/(?P<d>\d{1,2})(?:/(?P<y>\d{4}|\d{2}))?(?![\d/])")
 _DAY_WORD = _rx(r"\b(?P<w>(?:the\s+)?day\s+after\s+tomorrow|today|tonight|tomorrow|tmrw"
                 r"|yesterday)\b")
+#: "this morning": when something happened today, read only in a look back (no deadline).
+_THIS_MORNING = _rx(r"\bthis\s+morning\b")
 _WEEKDAY = _rx(r"(?<!black )(?<!cyber )(?<!good )\b(?:(?P<mod>next|this|coming|last|on)\s+)?"
                r"(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b"
                r"(?:\s+(?:of\s+)?(?P<week>next|this)\s+week\b)?")
@@ -439,16 +441,29 @@ def _date_rules(today: date, past: bool = False) -> list[tuple[re.Pattern[str], 
         (_END_OF_PERIOD, on(_end_of_period)),
         (_END_OF_MONTH, on(_end_of_month)),
         (_QUARTER, on(_quarter)),
+        *([(_THIS_MORNING, lambda m: today)] if past else []),
     ]
+
+
+_DEADLINE_BEFORE = re.compile(
+    r"\b(?:by|due|before|until|till|no later than|deadline)\s*(?:on\s+)?$", re.IGNORECASE)
+
+
+def _deadline_hits(text: str, today: date) -> list[_Hit[date]]:
+    return [hit for hit in _scan(text, _date_rules(today))
+            if _DEADLINE_BEFORE.search(text, max(0, hit.start - _LOOK_BACK), hit.start)]
 
 
 def deadline(text: str, today: date) -> date | None:
     """Of several dates, the one said as a deadline ("the Q1 board deck by December 10")."""
-    for hit in _scan(text, _date_rules(today)):
-        if re.search(r"\b(?:by|due|before|until|till|no later than|deadline)\s*(?:on\s+)?$",
-                     text[:hit.start], re.IGNORECASE):
-            return hit.value
-    return None
+    hits = _deadline_hits(text, today)
+    return hits[0].value if hits else None
+
+
+def without_deadlines(text: str, today: date) -> str:
+    """The text with its deadlines blanked: "she wants pricing by friday" says nothing about
+    when the call happened."""
+    return _mask(text, [(hit.start, hit.end) for hit in _deadline_hits(text, today)])
 
 
 def find_dates(text: str, today: date, *, past: bool = False) -> list[date]:
@@ -865,7 +880,7 @@ def value_spans(text: str, now: datetime) -> list[tuple[int, int]]:
     spans += [(h.start, h.end) for h in _phone_hits(text)]
     spans += [(h.start, h.end) for h in _scan(text, ((p, _money) for p in _MONEY_RULES))]
     spans += [m.span() for m in _PERCENT.finditer(text)]
-    dates = _scan(text, _date_rules(now.date()))
+    dates = _scan(text, _date_rules(now.date(), past=True))  # (spans: "this morning" too)
     spans += [(h.start, h.end) for h in dates]
     taken = [(h.start, h.end) for h in dates]
     spans += [(h.start, h.end) for h in _scan(text, [(_CLOCK, _clock), (_NAMED_TIME, _named_time)])
