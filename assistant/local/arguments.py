@@ -156,6 +156,7 @@ def extract(model: type[BaseModel], text: str, now: datetime,
     reading.read.extend(v for v in found.values() if isinstance(v, str) and len(v) > 3)
     found.update(_free_text(fields, reading, creating, filtered=bool(found)))
     _shaped(model, fields, reading, found)
+    _describe(fields, reading, found)
     _one_home(model, found, text)
     said_titles(model, text, found)
     _finished(fields, text, found)
@@ -854,26 +855,35 @@ def _free_text(fields: dict[str, dict[str, Any]], r: Reading, creating: bool, *,
             value = _keyed_text(name, r, found, filtered)
             if value:
                 found[name] = value
-    if "description" in names and "description" not in found and title in found and not (
-            fields.keys() & {"goal", "goals", "objective"}):
-        described = _described(r, str(found[title]))
-        if described:
-            found["description"] = described
     return found
+
+
+def _describe(fields: dict[str, dict[str, Any]], r: Reading, found: dict[str, Any]) -> None:
+    """A description said after the name (see `_described`), when no other field read it."""
+    title = next((n for n in TITLE_FIELDS if n in found), None)
+    if "description" not in fields or "description" in found or title is None or (
+            fields.keys() & {"goal", "goals", "objective", "rules", "conditions"}):
+        return
+    described = _described(r, str(found[title]))
+    others = [v for k, v in found.items() if k != title and isinstance(v, str) and len(v) > 3]
+    spans = [(a, b) for a, b in r.spans if r.text[a:b].strip()]
+    at = r.text.find(described) if described else -1
+    if described and not any(v.lower() in described.lower() for v in others) and not any(
+            at <= a < at + len(described) for a, _ in spans):
+        found["description"] = described
 
 
 def _described(r: Reading, title: str) -> str | None:
     """What a named thing is, said after its name: "Mobile app v1 — native iOS apps", "called
     Mobile app beta; the goal is to get the app into TestFlight"."""
-    plain = _unquoted(r.text)
-    at = plain.lower().find(title.lower())
+    at = r.text.lower().find(title.lower())
     if at < 0:
         return None
     rest = r.text[at + len(title):]
     said = re.match(r"['\"\u2019\u201d]?\s*(?:[;,]\s*|\s[-\u2013\u2014]\s*|\s*[-\u2013\u2014]\s+)"
                     r"(?:(?:the|its|our)\s+(?:goal|aim|purpose|idea|point)\s+is\s+(?:to\s+)?)?(.+)$",
                     rest, re.IGNORECASE)
-    if said is None or (rest.lstrip()[:1] in ";," and not re.match(
+    if said is None or (rest.lstrip(" '\"\u2019\u201d")[:1] in ";," and not re.match(
             r"\W*(?:the|its|our)\s+(?:goal|aim|purpose|idea|point)\s+is\b", rest, re.I)):
         return None  # after a comma or semicolon, only "the goal is ..." says what it is
     value = said[1].strip(" .!'\"")
@@ -955,15 +965,20 @@ def title_of(r: Reading) -> str | None:
     tail = _colon_tail(r)
     if tail:
         return _with_values(tail, r)
-    numbered = _numbered(r)
-    if numbered:
-        return numbered
+    return _numbered(r) or _left_title(r)
+
+
+def _left_title(r: Reading) -> str | None:
+    """The title as the words left over: the first clause with a word that is no command,
+    kind, field or statement."""
     for clause in _clauses(r):
         left = " " + _strip_command(PLACE.sub("", clause), r.nouns)
         left = _trim(_AS_KIND.sub("", left) if _as_kind(left, r.nouns) else left)
         left = TOLD.sub("", left).strip() or left
         left = _trim(_AS_KIND.sub("", left)) if _as_kind(left, r.nouns) else left
         left = _own_name(left, r.nouns)
+        if NARRATED.match(left):
+            continue  # "we met them at the trade show" tells what happened; it names nothing
         if _names_another(left, _masked(r)):
             return None
         last = left.split()[-1].lower().rstrip("s") if left else ""
@@ -974,6 +989,11 @@ def title_of(r: Reading) -> str | None:
                         | FIELD_WORDS for w in WORD.findall(left)):
             return _with_values(left, r)
     return None
+
+
+#: A clause that tells what happened: a subject and a verb in the past.
+NARRATED = re.compile(r"(?:we|i|they|she|he)\s+(?:just\s+|already\s+)?(?:met|spoke|talked|got|had|"
+                      r"saw|went|said|told|made|came|took|heard|\w+ed)\b", re.IGNORECASE)
 
 
 def _numbered(r: Reading) -> str | None:
@@ -1042,7 +1062,9 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
                 "text": ("saying", "that says", "which says", "it says", "reads"),
                 "content": ("saying", "that"), "message": ("saying", "that"),
                 "reason": ("because", "since", "reason"), "lost_reason": ("because", "since"),
-                "description": ("description",), "notes": ("note:", "notes:"),
+                "description": ("description",),
+                "notes": ("note:", "notes:", "a note that", "a note saying"),
+                "note": ("a note that", "a note saying"),
                 "summary": ("summary",), "objective": ("to",), "task": ("to",),
                 "goal": ("goal",)}.get(name)
     tail = _tail_text(name, r.text)
@@ -1052,6 +1074,18 @@ def _keyed_text(name: str, r: Reading, found: dict[str, Any],
         keyed = x.after_keyword(r.text, keywords)
         if keyed and keyed not in found.values():
             return keyed
+    return _noted_after(name, r)
+
+
+def _noted_after(name: str, r: Reading) -> str | None:
+    """A change's note, said as what someone did or said after the command: "move the Dunder
+    opportunity to negotiation, they asked for a redline"."""
+    if name not in ("note", "notes", "comment") or r.creating:
+        return None
+    for after in re.split(r",|[.!?;]\s", r.text)[1:]:
+        if REPORTED.match(" " + after.strip()):
+            return _reported(after)
+    return None
     return None
 
 
@@ -1101,7 +1135,7 @@ def _tail_text(name: str, text: str) -> str | None:
 REPORTED = re.compile(
     r"(?:^|\s)(?:(?:and|so)\s+)?((?:she|he|they)\s+(?:(?:really|also|still|just)\s+)?"
     r"(?:wants?|said|says|asked|asks|needs?|agreed|mentioned|told|prefers?|is|are|was|were|will"
-    r"|would|can|could|can't|won't|plans?|liked?|loved?|hated?|thinks?|expects?)\b.+)$",
+    r"|would|can|could|can't|won't|plans?|liked?|loved?|hated?|thinks?|expects?|\w+ed)\b.+)$",
     re.IGNORECASE)
 
 

@@ -128,6 +128,10 @@ _COMPARE = (("gte", r"(?:at least|>=|no less than|minimum of|min)"),
             ("lt", r"(?:under|below|less than|lower than|<)"))
 _CONDITIONS: list[tuple[str, re.Pattern[str]]] = [
     ("has_tag", re.compile(rf"\b(?:tagged(?:\s+as)?|with\s+(?:the\s+)?tag)\s+{_VALUE}", re.I)),
+    ("has_tag", re.compile(r"\b(?:has|have|with|carries|carry)\s+(?:the|a|an)\s+['\"\u2018\u201c]?"
+                           r"(?P<value>[\w-]+)['\"\u2019\u201d]?\s+tag\b", re.I)),
+    ("eq", re.compile(rf"\bwith\s+(?:a\s+|the\s+)?(?P<field>status|source)\s+(?:of\s+)?{_VALUE}",
+                      re.I)),
     ("is_not_set", re.compile(rf"\b(?:no|without(?:\s+an?)?)\s+(?P<field>{_FIELD})\b", re.I)),
     ("is_not_set", re.compile(rf"\b(?P<field>{_FIELD})\s+(?:is\s+)?(?:empty|missing|blank|"
                               r"not set)\b", re.I)),
@@ -135,7 +139,8 @@ _CONDITIONS: list[tuple[str, re.Pattern[str]]] = [
       for op, words in _COMPARE],
     ("contains", re.compile(rf"\b(?P<field>{_FIELD})\s+(?:contains|includes|mentions)\s+{_VALUE}",
                             re.I)),
-    ("eq", re.compile(rf"\b(?P<field>{_FIELD})\s+(?:is|=|==|equals)\s+{_VALUE}", re.I)),
+    ("eq", re.compile(rf"\b(?P<field>{_FIELD})\s+(?:is|=|==|equals)\s+"
+                      rf"(?:(?:still|currently|now|already|just|set\s+to)\s+)?{_VALUE}", re.I)),
 ]
 
 
@@ -480,6 +485,7 @@ def shortcut_expansion(text: str, masked: str) -> str | None:
         return None
     rest = text[match.end():]
     joined = _MEANS.match(rest)
+    head = rest[:joined.end()] if joined else ""
     rest = rest[joined.end():] if joined else rest
     quoted = x.quoted(rest)
     if quoted and rest.lstrip().startswith(("'", '"', "\u2018", "\u201c")):
@@ -487,6 +493,9 @@ def shortcut_expansion(text: str, masked: str) -> str | None:
     said = re.split(r"\s[-\u2013\u2014]\s", rest)[0]  # "... this week — update it"
     said = re.sub(r"[\s,]+(?:please|pls|thanks)\W*$", "", said, flags=re.IGNORECASE)
     said = " ".join(said.split()).strip(" .!?'\"")
+    verb = re.match(r"(shows|lists|gives|finds|pulls|opens|runs|sends)\b", said, re.IGNORECASE)
+    if verb and re.search(r"\b(?:that|which)\s*$", head):
+        said = said[:verb.end() - 1] + said[verb.end():]  # "a shortcut that shows me X"
     if said.lower().startswith(("also ", "too ")):
         return None  # "change /overdue so it also includes tasks": a change, not the request
     if said and said.lower() not in ("shortcut", "command", "please"):
