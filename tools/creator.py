@@ -7,6 +7,9 @@ a heading, blank lines separate paragraphs.
 
 A share link's password is hashed by the store and never returned or written to the audit log;
 the link itself is the deliverable, so the result carries its path.
+
+Studio templates are a public catalogue shared by every workspace (`CreatorTemplateCatalog`, no
+workspace filter), so listing them reads no workspace's data; only public templates are shown.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from store.models.creator import (
     CreatorItem,
     CreatorItemStatus,
     CreatorItemType,
+    CreatorTemplate,
     SharedDocument,
     SharePermission,
 )
@@ -102,7 +106,9 @@ class CreateItemArgs(BaseModel):
         "paragraphs.",
     )
     template_id: uuid.UUID | None = Field(
-        default=None, description="Start from this studio template instead of text."
+        default=None,
+        description="Start from this studio template instead of text (from "
+        "list_creator_templates).",
     )
     collection_id: uuid.UUID | None = Field(
         default=None, description="Also add the new item to this collection."
@@ -202,6 +208,54 @@ async def list_creator_items(ctx: ToolContext, args: ListItemsArgs) -> ItemList:
     )
     return ItemList(items=[_item_out(r) for r in page.items],
                     has_more=page.next_cursor is not None)
+
+
+class ListTemplatesArgs(BaseModel):
+    model_config = ARGS
+
+    text: str = Field(default="", max_length=200, description="Words in the name; '' for all.")
+    category: str | None = Field(
+        default=None, max_length=50, description="Only this category, e.g. 'newsletters'."
+    )
+    limit: int = Field(default=20, ge=1, le=50, description="Most templates to return (1-50).")
+
+
+class TemplateOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str | None
+    category: str
+    item_type: CreatorItemType = Field(description="The kind of item it starts.")
+    block_count: int
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateOut] = Field(description="Most used first.")
+    has_more: bool
+
+
+def _template_out(row: CreatorTemplate) -> TemplateOut:
+    blocks = row.content.get("blocks")
+    return TemplateOut(
+        id=row.id, name=row.name, description=row.description, category=row.category,
+        item_type=row.item_type, block_count=len(blocks) if isinstance(blocks, list) else 0,
+    )
+
+
+@tool(
+    risk=Risk.LOW,
+    examples=("which creator studio templates are there?", "is there a newsletter template?",
+              "show the studio templates for presentations"),
+)
+async def list_creator_templates(ctx: ToolContext, args: ListTemplatesArgs) -> TemplateList:
+    """List creator studio templates a new item can start from (create_creator_item with
+    template_id), most used first, filtered by name words or category. The catalogue is shared
+    by all workspaces."""
+    rows = await CreatorTemplateCatalog(ctx.session).list(
+        args.text, category=args.category, limit=args.limit + 1
+    )
+    return TemplateList(templates=[_template_out(r) for r in rows[:args.limit]],
+                        has_more=len(rows) > args.limit)
 
 
 # -- collections ---------------------------------------------------------------------------------

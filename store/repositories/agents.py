@@ -87,18 +87,23 @@ class AgentTemplateCatalogue(Catalogue[AgentTemplate]):
     model = AgentTemplate
 
     async def published(
-        self, *, category: str | None = None, type: AgentType | None = None,
+        self, text: str = "", *, category: str | None = None, type: AgentType | None = None,
         featured_only: bool = False, limit: int = 20,
     ) -> list[AgentTemplate]:
-        """Published templates, most trending first."""
-        stmt = self.select().where(AgentTemplate.is_published.is_(True))
+        """Published templates holding every word of `text` in their name, slug or
+        descriptions, most trending first."""
+        stmt = self.select().where(AgentTemplate.is_published.is_(True), *(
+            ilike_any(word, AgentTemplate.name, AgentTemplate.slug,
+                      AgentTemplate.short_description, AgentTemplate.description)
+            for word in text.split()))
         if category is not None:
             stmt = stmt.where(AgentTemplate.category == category)
         if type is not None:
             stmt = stmt.where(AgentTemplate.type == type)
         if featured_only:
             stmt = stmt.where(AgentTemplate.is_featured.is_(True))
-        stmt = stmt.order_by(AgentTemplate.trending_score.desc(), AgentTemplate.name).limit(limit)
+        stmt = stmt.order_by(AgentTemplate.trending_score.desc(), AgentTemplate.name,
+                             AgentTemplate.slug).limit(limit)
         return list(await self.session.scalars(stmt))
 
 

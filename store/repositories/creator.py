@@ -230,12 +230,18 @@ class CreatorTemplateCatalog:
             raise NotFound("creator template", template_id)
         return row
 
-    async def list(self, *, category: str | None = None) -> list[CreatorTemplate]:
-        """Public templates, most used first."""
-        stmt = sa.select(CreatorTemplate).where(CreatorTemplate.is_public.is_(True))
+    async def list(
+        self, text: str = "", *, category: str | None = None, limit: int | None = None
+    ) -> list[CreatorTemplate]:
+        """Public templates whose name holds every word of `text`, most used first."""
+        stmt = sa.select(CreatorTemplate).where(
+            CreatorTemplate.is_public.is_(True),
+            *(ilike_any(word, CreatorTemplate.name) for word in text.split()),
+        )
         if category is not None:
             stmt = stmt.where(CreatorTemplate.category == category)
-        stmt = stmt.order_by(CreatorTemplate.usage_count.desc(), CreatorTemplate.name)
+        stmt = stmt.order_by(CreatorTemplate.usage_count.desc(), CreatorTemplate.name,
+                             CreatorTemplate.id).limit(limit)
         return list(await self.session.scalars(stmt))
 
     async def create(self, **values: Any) -> CreatorTemplate:

@@ -17,6 +17,7 @@ from store.models.agents import (
     AgentSchedule,
     AgentStatus,
     AgentTemplate,
+    AgentType,
     ExecutionStatus,
 )
 from store.models.core import MemberRole
@@ -224,6 +225,53 @@ async def test_install_agent_template_copies_its_config(
                 await call_tool(ws, "install_agent_template", bad)
         with pytest.raises(ToolFailed, match="not published"):
             await call_tool(ws, "install_agent_template", {"slug": slug + "-draft"})
+
+
+async def test_list_agent_templates_then_install_one(
+    call_tool: CallTool, two: tuple[WorkspaceFixture, WorkspaceFixture], sessions: Sessions
+) -> None:
+    ws, other = two
+    category, word = f"cat-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
+    triage, notes = f"triage-{word}", f"notes-{word}"
+    rows: list[dict[str, Any]] = [
+        {"slug": triage, "name": "Triage", "category": category, "type": AgentType.EMAIL,
+         "short_description": f"Sorts the {word} inbox.", "description": "Long story.",
+         "trending_score": 20, "config": {"systemPrompt": "Sort.", "tools": ["list_tasks"]}},
+        {"slug": notes, "name": "Notes", "category": category, "type": AgentType.MEETING,
+         "description": "Notes from every call.", "trending_score": 10},
+        {"slug": f"draft-{word}", "name": f"Draft {word} inbox", "category": category,
+         "is_published": False},
+    ]
+    ids: dict[str, uuid.UUID] = {}
+    async with scoped_session(sessions, ws.scope) as s:
+        for row in rows:  # one by one: a multi-row insert needs the same keys in every row
+            ids.update(await AgentTemplateCatalogue(s).ensure([row]))
+
+    listed = await call_tool(ws, "list_agent_templates", {"category": category},
+                             role=MemberRole.VIEWER)
+    assert [(t.slug, t.type, t.description, t.tools) for t in listed.templates] == [
+        (triage, AgentType.EMAIL, f"Sorts the {word} inbox.", ["list_tasks"]),
+        (notes, AgentType.MEETING, "Notes from every call.", [])]
+    assert not listed.has_more
+    found = await call_tool(ws, "list_agent_templates", {"query": f"INBOX {word}"})
+    assert [t.id for t in found.templates] == [ids[triage]]  # every word, any case; no draft
+    by_slug = await call_tool(ws, "list_agent_templates", {"query": word})
+    assert [t.slug for t in by_slug.templates] == [triage, notes]
+    meetings = await call_tool(ws, "list_agent_templates", {"category": category,
+                                                            "type": "meeting"})
+    assert [t.slug for t in meetings.templates] == [notes]
+    one = await call_tool(ws, "list_agent_templates", {"category": category, "limit": 1})
+    assert [t.slug for t in one.templates] == [triage] and one.has_more
+    theirs = await call_tool(other, "list_agent_templates", {"category": category})
+    assert theirs == listed  # one marketplace, shared by every workspace
+
+    made = await call_tool(ws, "install_agent_template",
+                           {"template_id": str(found.templates[0].id)}, role=MemberRole.MEMBER)
+    assert (made.agent.name, made.agent.type, made.agent.tools, made.agent.source_template_id) \
+        == ("Triage", AgentType.EMAIL, ["list_tasks"], ids[triage])
+    for bad in ({"limit": 0}, {"limit": 51}, {"type": "robot"}, {"slug": triage}):
+        with pytest.raises(RetryableToolError):
+            await call_tool(ws, "list_agent_templates", bad)
 
 
 # -- runs --------------------------------------------------------------------------------------

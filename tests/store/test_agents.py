@@ -262,6 +262,8 @@ async def test_catalogue_seeds_only_absent_slugs(
         top = await catalogue.published(featured_only=True, limit=1)
         assert [t.slug for t in top] == [slug]
         assert slug not in [t.slug for t in await catalogue.published(category="nothing-here")]
+        assert [t.slug for t in await catalogue.published(f"SCOUT {slug}")] == [slug]
+        assert await catalogue.published(f"{slug} nothing-here") == []
         agent = await AgentRepository(s, b.scope).create(
             name=template.name,
             type=template.type,

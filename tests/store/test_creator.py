@@ -119,6 +119,8 @@ async def test_templates_catalogue_and_instantiation(
                                     item_type=CreatorItemType.DOCUMENT)
         hidden = await catalog.create(name="Hidden", category=category, is_public=False)
         assert [t.id for t in await catalog.list(category=category)] == [memo.id]
+        assert [t.id for t in await catalog.list("MEM", category=category, limit=1)] == [memo.id]
+        assert await catalog.list("memo other", category=category) == []
         with pytest.raises(NotFound):
             await catalog.get(hidden.id)
         item = await CreatorItemRepository(s, ws.scope).from_template(

@@ -133,6 +133,46 @@ async def test_list_creator_items_filters_and_collection_order(
             await call_tool(ws, "list_creator_items", bad)
 
 
+async def test_list_creator_templates_then_create_from_one(
+    sessions: Sessions, call_tool: CallTool, two: tuple[WorkspaceFixture, WorkspaceFixture]
+) -> None:
+    ws, other = two
+    category, word = f"cat-{uuid.uuid4().hex[:8]}", uuid.uuid4().hex[:8]
+    async with scoped_session(sessions, ws.scope) as s:
+        catalog = CreatorTemplateCatalog(s)
+        launch = await catalog.create(
+            name=f"Launch {word} post", description="Announce a release.", category=category,
+            item_type=CreatorItemType.SOCIAL_POST, usage_count=5,
+            content={"blocks": [{"type": "paragraph", "text": "We shipped."}]})
+        memo = await catalog.create(name="Memo", category=category)
+        hidden = await catalog.create(name=f"Hidden {word} post", category=category,
+                                      is_public=False)
+
+    listed = await call_tool(ws, "list_creator_templates", {"category": category},
+                             role=MemberRole.VIEWER)
+    assert [(t.id, t.item_type, t.block_count) for t in listed.templates] == [
+        (launch.id, CreatorItemType.SOCIAL_POST, 1), (memo.id, CreatorItemType.DOCUMENT, 0)]
+    assert listed.templates[0].description == "Announce a release." and not listed.has_more
+    found = await call_tool(ws, "list_creator_templates", {"text": f"POST {word}"})
+    assert [t.id for t in found.templates] == [launch.id]  # every word, any case; not hidden
+    one = await call_tool(ws, "list_creator_templates", {"category": category, "limit": 1})
+    assert [t.id for t in one.templates] == [launch.id] and one.has_more
+    theirs = await call_tool(other, "list_creator_templates", {"category": category})
+    assert theirs == listed  # one catalogue, shared by every workspace
+
+    made = await call_tool(ws, "create_creator_item",
+                           {"title": "Ship it", "template_id": str(found.templates[0].id)})
+    assert (made.item.type, made.item.block_count) == (CreatorItemType.SOCIAL_POST, 1)
+    async with scoped_session(sessions, ws.scope) as s:
+        assert (await CreatorTemplateCatalog(s).get(launch.id)).usage_count == 6
+    with pytest.raises(RetryableToolError, match="no creator template"):
+        await call_tool(ws, "create_creator_item",
+                        {"title": "x", "template_id": str(hidden.id)})
+    for bad in ({"limit": 0}, {"limit": 51}, {"text": "x" * 201}, {"type": "document"}):
+        with pytest.raises(RetryableToolError):
+            await call_tool(ws, "list_creator_templates", bad)
+
+
 async def test_create_creator_collection_with_items_in_order(
     sessions: Sessions, call_tool: CallTool,
     two: tuple[WorkspaceFixture, WorkspaceFixture],

@@ -1,5 +1,10 @@
-"""Agent tools for the agents themselves: find, read, create, change and install from the
-marketplace. Creating and changing agents needs the `agents` permission (members have it)."""
+"""Agent tools for the agents themselves: find, read, create, change, and find and install
+marketplace templates. Creating and changing agents needs the `agents` permission (members have
+it).
+
+Marketplace templates are a catalogue shared by every workspace (`AgentTemplateCatalogue`, no
+workspace filter): listing them reads no workspace's data, and only published ones are shown or
+installed."""
 
 from __future__ import annotations
 
@@ -211,8 +216,58 @@ async def update_agent(ctx: ToolContext, args: UpdateAgentArgs) -> AgentResult:
     return AgentResult(agent=AgentOut.of(agent))
 
 
+# -- marketplace --------------------------------------------------------------------------------
+
+
+class ListTemplatesArgs(Frozen):
+    query: str = Field(default="", max_length=200,
+                       description="Words in the name or description; '' for all.")
+    type: AgentType | None = Field(default=None, description="Only templates of this kind.")
+    category: str | None = Field(default=None, max_length=50,
+                                 description="Only this category, e.g. 'sales' or 'support'.")
+    limit: int = Field(default=20, ge=1, le=50, description="Templates to return (1-50).")
+
+
+class TemplateOut(BaseModel):
+    id: uuid.UUID
+    slug: str
+    name: str
+    description: str | None = Field(description="One line on what it does.")
+    type: AgentType
+    category: str
+    tools: list[str] = Field(description="The only tools an installed agent may use.")
+    featured: bool
+
+    @classmethod
+    def of(cls, row: AgentTemplate) -> TemplateOut:
+        return cls(id=row.id, slug=row.slug, name=row.name,
+                   description=row.short_description or row.description, type=row.type,
+                   category=row.category, tools=list(AgentConfig.of(row.config).tools),
+                   featured=row.is_featured)
+
+
+class TemplateList(BaseModel):
+    templates: list[TemplateOut] = Field(description="Most trending first.")
+    has_more: bool
+
+
+@tool(risk=Risk.LOW, examples=(
+    "which agent templates are in the marketplace?", "is there a template for inbox triage?",
+    "show the sales agent templates",
+))
+async def list_agent_templates(ctx: ToolContext, args: ListTemplatesArgs) -> TemplateList:
+    """List the marketplace's published agent templates, most trending first, filtered by text,
+    type or category. Install one with install_agent_template. The marketplace is shared by all
+    workspaces."""
+    rows = await AgentTemplateCatalogue(ctx.session).published(
+        args.query, type=args.type, category=args.category, limit=args.limit + 1)
+    return TemplateList(templates=[TemplateOut.of(t) for t in rows[:args.limit]],
+                        has_more=len(rows) > args.limit)
+
+
 class InstallTemplateArgs(Frozen):
-    template_id: uuid.UUID | None = Field(default=None, description="The marketplace template.")
+    template_id: uuid.UUID | None = Field(
+        default=None, description="The marketplace template, from list_agent_templates.")
     slug: str | None = Field(default=None, min_length=1, max_length=100,
                              description="Or the template's slug, e.g. 'lead-scout'.")
     name: str | None = Field(default=None, min_length=1, max_length=120,
