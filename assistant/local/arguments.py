@@ -292,6 +292,13 @@ def _after_readers(fields: dict[str, dict[str, Any]], r: Reading, found: dict[st
         quoted = x.quoted(said)
         if len(quoted) == 1 and len(quoted[0]) >= len(said) / 2:
             found[name] = quoted[0]  # 'sends "show overdue invoices"': what it sends
+    if "action_config" in fields and isinstance(found.get("action"), str):
+        settings = structured.action_settings(found["action"], r.text)
+        if settings:
+            found["action_config"] = settings
+            if settings.get("title") and str(found.get("name", "")).lower() == str(
+                    settings["title"]).lower():
+                del found["name"]  # the task's title names no rule: ask for one
     if {"key", "value"} <= fields.keys() and _is_text(fields["value"]):
         # "under house_style: Plain English", "key banned_words, value 'a, b'": all of it
         value = structured.key_value(r.text, _masked(r))
@@ -737,7 +744,17 @@ def _flag(name: str, r: Reading) -> bool | None:
     said = [m.span() for c in cues for m in re.finditer(
         rf"(?<![\w']){re.escape(c)}(?![\w'])", r.text, re.IGNORECASE)]
     r.spans.extend(said)
+    if said and name.startswith("include") and any(EXCLUDING.search(
+            r.text, max(0, start - 40), start) for start, _ in said):
+        return False  # "leave out the overdue ones"
     return True if said else None
+
+
+#: Words that leave something out, said before what an `include_...` flag includes.
+EXCLUDING = re.compile(r"(?:leave\s+out|leaving\s+out|exclude|excluding|without|skip|"
+                       r"don'?t\s+include|do\s+not\s+include|not\s+including|ignore|ignoring|"
+                       r"no)(?:\s+(?:the|any|those|ones?|that|which|already|deals?))*\s*[\w\s]{0,30}$",
+                       re.IGNORECASE)
 
 
 def _name_part(name: str, people: list[str]) -> str | None:
@@ -1150,6 +1167,8 @@ def _reported(text: str) -> str | None:
 def _after_comma(text: str) -> str | None:
     """A reason given after the command and a comma: "void INV-7, they cancelled"."""
     _, comma, tail = text.partition(",")
+    if re.match(r"\s*(?:please|pls|plz|can you|could you|would you|and|so)\b", tail, re.I):
+        return None  # "INV-40 shouldn't exist, please cancel it": the request, no reason
     return tail.strip(" .!") or None if comma and len(tail.split()) >= 2 else None
 
 
@@ -1178,7 +1197,7 @@ def _after_mark(text: str) -> str | None:
     quoted = x.quoted(whole)
     if len(quoted) == 1 and len(quoted[0]) >= len(whole) - 3:
         return quoted[0]  # 'with: "Sorry for the mix-up!"' keeps its "!"
-    tail = match[1].strip(" .!'\"")
+    tail = match[1].strip(" '\"").rstrip(" .")  # (an "!" is part of what is said)
     return tail or None
 
 

@@ -588,7 +588,8 @@ def after_keyword(text: str, keywords: Sequence[str]) -> str | None:
         start = _KEYWORD_LEAD.match(text, match.end())
         rest = text[start.end() if start else match.end():]
         stop = _PHRASE_END.search(rest)
-        following = keyword.search(rest)
+        following = next((k for k in keyword.finditer(rest)  # ("named Director title: ...")
+                          if not re.match(r"\s*(?:[:,;.!?]|$)", rest[k.end():])), None)
         end = min(m.start() for m in (stop, following) if m) if stop or following else len(rest)
         quote = _QUOTED.search(rest)
         inner = quoted(quote.group()) if quote and quote.start() <= end else []

@@ -606,7 +606,9 @@ def change_kind(text: str, masked: str) -> str | None:
 #: Who a remembered fact is for: everyone in the workspace ...
 #: ("for the company" ends its phrase: in "the budget for the company retreat" it is no scope).
 _EVERYONE = re.compile(r"\b(?:for|with)\s+(?:the\s+whole\s+(?:team|company|workspace)|everyone|"
-                       r"everybody|all\s+of\s+us|the\s+(?:team|company|workspace))"
+                       r"everybody|all\s+of\s+us|the\s+(?:team|company|workspace)"
+                       r"|(?:everyone|everybody)\s+(?:in|at|on)\s+(?:the|our)\s+"
+                       r"(?:team|company|workspace|org(?:anisation|anization)?))"
                        r"(?=\s*(?:[,.:;!?]|$|that\b|to\b|so\b))|"
                        r"\b(?:company|workspace|team)[- ]wide\b", re.IGNORECASE)
 #: ... or the user alone.
@@ -714,6 +716,54 @@ def fits(value: Any, schema: dict[str, Any]) -> bool:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return bool(schema.get("minimum", value) <= value <= schema.get("maximum", value))
     return True
+
+
+# -- an automation's action settings ----------------------------------------------------------
+_TASK_SAID = re.compile(
+    r"\btask\s+(?:(?:called|named|titled|to)\s+)?(?:['\"\u2018\u201c](?P<q>[^'\"\u2019\u201d]{2,120})"
+    r"['\"\u2019\u201d]|(?P<w>[^,.;:]{2,120}?))(?=\s+(?:due|within|in\s+\d|for\s+|assigned)|[,.;]|$)",
+    re.IGNORECASE)
+_DUE_IN = re.compile(
+    r"\b(?:due\s+(?:in|within)|within|in)\s+(?P<n>\d{1,3})\s+(?P<unit>day|week)s?\b", re.I)
+_SAYING = re.compile(r"\b(?:saying|says|that\s+says|with\s+the\s+(?:text|body|message)|text|body)"
+                     r"\s*:?\s*['\"\u2018\u201c](?P<q>[^'\"\u2019\u201d]{1,500})['\"\u2019\u201d]",
+                     re.IGNORECASE)
+_SUBJECT = re.compile(r"\bsubject(?:\s+line)?\s*:?\s*['\"\u2018\u201c]"
+                      r"(?P<q>[^'\"\u2019\u201d]{1,200})['\"\u2019\u201d]", re.IGNORECASE)
+_TAG_SAID = re.compile(r"\btag\s+(?:(?:it|them|the\s+contact)\s+(?:with\s+|as\s+)?)?"
+                       r"['\"\u2018\u201c]?(?P<tag>[\w-]+)['\"\u2019\u201d]?|"
+                       r"\b(?:add|remove)\s+(?:the\s+)?['\"\u2018\u201c]?(?P<tag2>[\w-]+)"
+                       r"['\"\u2019\u201d]?\s+tag\b", re.IGNORECASE)
+_URL_SAID = re.compile(r"https://[^\s<>\"']+")
+
+
+def action_settings(action: str, text: str) -> dict[str, Any] | None:
+    """What an automation's action needs, as the message says it: create_task {title,
+    due_in_days} ("create a task 'Chase payment' due in 2 days"), send_sms/send_email {body,
+    subject} said in quotes, add_tag/remove_tag {tag}, call_webhook {url}."""
+    config: dict[str, Any] = {}
+    if action == "create_task":
+        task = _TASK_SAID.search(text)
+        if task and (task["q"] or task["w"]):
+            config["title"] = (task["q"] or task["w"]).strip(" '\"")
+        due = _DUE_IN.search(text, task.end() if task else 0)
+        if due:
+            config["due_in_days"] = int(due["n"]) * (7 if due["unit"].lower() == "week" else 1)
+    elif action in ("send_sms", "send_email"):
+        body, subject = _SAYING.search(text), _SUBJECT.search(text)
+        if body:
+            config["body"] = body["q"]
+        if subject and action == "send_email":
+            config["subject"] = subject["q"]
+    elif action in ("add_tag", "remove_tag"):
+        tag = _TAG_SAID.search(text)
+        if tag:
+            config["tag"] = (tag["tag"] or tag["tag2"]).lower()
+    elif action == "call_webhook":
+        url = _URL_SAID.search(text)
+        if url:
+            config["url"] = url.group().rstrip(".,;")
+    return config or None
 
 
 #: Readers by field name, for every tool with a field of that name: each returns None unless
