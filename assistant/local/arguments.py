@@ -751,10 +751,10 @@ def _flag(name: str, r: Reading) -> bool | None:
 
 
 #: Words that leave something out, said before what an `include_...` flag includes.
-EXCLUDING = re.compile(r"(?:leave\s+out|leaving\s+out|exclude|excluding|without|skip|"
+EXCLUDING = re.compile(r"\b(?:leave\s+out|leaving\s+out|exclude|excluding|without|skip|"
                        r"don'?t\s+include|do\s+not\s+include|not\s+including|ignore|ignoring|"
-                       r"no)(?:\s+(?:the|any|those|ones?|that|which|already|deals?))*\s*[\w\s]{0,30}$",
-                       re.IGNORECASE)
+                       r"no)\b(?:\s+(?:the|any|those|ones?|that|which|already|deals?))*"
+                       r"\s*[\w\s]{0,30}$", re.IGNORECASE)
 
 
 def _name_part(name: str, people: list[str]) -> str | None:
@@ -1330,7 +1330,8 @@ QUESTION = frozenset([
     "on", "my", "i", "you", "find", "search", "look", "up", "for", "get", "pull", "see", "right",
     "now", "currently", "exist", "exists", "here", "please", "pls", "been", "being", "with",
     "who's", "this", "these", "those", "set", "up", "can", "could", "you", "tell",
-    "or", "and", "due", "before", "after", "since", "until",
+    "or", "and", "due", "before", "after", "since", "until", "anyone", "anybody", "someone",
+    "somebody",
 ])
 
 
@@ -1345,7 +1346,10 @@ def query_text(reading: Reading | str, filtered: bool = False,
     names = [n for n in x.quoted(r.text) + x.person_names(r.text) + x.company_names(r.text)
              if not any(n in t or t in n for t in taken)]
     if names:
-        return names[0]
+        # "search the knowledge base for SSO setup steps": the name and the words after it
+        phrase = re.search(rf"\b(?:for|about|on)\s+({re.escape(names[0])}(?:\s+[a-z][\w'-]*)+)"
+                           r"\s*[?.!]*$", r.text)
+        return phrase[1] if phrase else names[0]
     about = re.search(r"\b(?:about|mentioning|mention|regarding|on the topic of|that cover|"
                       r"covering|related to)\s+(.+?)\s*[?.!]*$", _masked(r), re.IGNORECASE)
     if about is None and taken:  # "search the Help Center docs for data retention"
@@ -1354,7 +1358,7 @@ def query_text(reading: Reading | str, filtered: bool = False,
         return _trim(about[1]) or None
     if filtered:
         return None
-    masked = _masked(r)
+    masked = _asked(_masked(r), r.nouns)
     kept = [m for m in WORD.finditer(masked) if _searched(m.group().lower(), r.nouns)]
     if not kept:
         return None
@@ -1364,6 +1368,18 @@ def query_text(reading: Reading | str, filtered: bool = False,
     if len(inner) > len(kept) or any(w.lower() in COMMAND - CONNECT for w in inner):
         return " ".join(m.group() for m in kept).strip(" .?!") or None
     return _trim(" ".join(span.split())) or None
+
+
+def _asked(masked: str, nouns: frozenset[str]) -> str:
+    """Of several sentences ("what's our refund window for annual plans? check the kb"), the
+    one with the most words to search for; the others only say where to look."""
+    sentences = [m for m in re.finditer(r"[^?.!]+[?.!]*", masked) if m.group().strip()]
+    if len(sentences) < 2:
+        return masked
+    best = max(sentences, key=lambda m: sum(
+        1 for w in WORD.findall(m.group()) if _searched(w.lower(), nouns)))
+    return (re.sub(r"\w", " ", masked[:best.start()]) + best.group()
+            + re.sub(r"\w", " ", masked[best.end():]))
 
 
 def _searched(word: str, nouns: frozenset[str]) -> bool:

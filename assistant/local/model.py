@@ -512,6 +512,10 @@ def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str,
     # for a member, no title either ("task for lee"; "have Lee prep the slides").
     first = match.label.split()[0] if match.label else ""
     titles = args_of.TITLE_FIELDS if kind == "member" else ()
+    for key in args_of.TITLE_FIELDS if kind == "template" else ():
+        # "install the Research Analyst template": the template's name, no new name
+        if key in values and match.label and str(values[key]).lower() == match.label.lower():
+            del values[key]
     for key in (*args_of.QUERY_FIELDS, *titles):
         said = values.get(key)
         if not isinstance(said, str):
