@@ -302,13 +302,33 @@ def items(result: Any) -> list[Mapping[str, Any]]:
     return [v for v in result if isinstance(v, Mapping)] if isinstance(result, list) else []
 
 
-def best(text: str, records: Sequence[Mapping[str, Any]], kind: str) -> Match | None:
+def capitalised(text: str) -> str | None:
+    """The first name written as one (two or more capitalised words), without the everyday
+    words in it ("Pause Lead Scout" -> "Scout"); None when there is none."""
+    for run in re.finditer(r"\b[A-Z][\w'&-]*(?:\s+[A-Z][\w'&-]*)+", text):
+        kept = [w for w in run.group().split()
+                if w.lower().removesuffix("'s") not in _plain_words()]
+        if kept:
+            return " ".join(kept)
+    return None
+
+
+def best(text: str, records: Sequence[Mapping[str, Any]], kind: str,
+         named: str | None = None) -> Match | None:
+    """The record the message names; None when two fit equally, or when the name it gives
+    (`named`: "Lead Scout") has a word the record does not have (the campaign "Lead nurture"
+    is not meant: Lead Scout is something else)."""
     scored = ranked(text, records, kind)
     if not scored:
         return None
     if len(scored) > 1 and scored[1].shared == scored[0].shared and not scored[0].whole:
         return None  # two records fit equally: do not guess
-    return scored[0]
+    top = scored[0]
+    if named and not top.whole:
+        record = next((r for r in records if str(r.get("id") or r.get("user_id")) == top.id), {})
+        if _words(named) - NOT_DISTINCT - _record_words(record):
+            return None
+    return top
 
 
 def all_named(text: str, records: Sequence[Mapping[str, Any]], kind: str,
