@@ -129,9 +129,14 @@ class Reading:
     read: list[str] = field(default_factory=list)  # text already read as other fields
 
     @classmethod
-    def of(cls, text: str, now: datetime, nouns: frozenset[str],
-           creating: bool = True) -> Reading:
-        return cls(text, now, nouns, x.value_spans(text, now), x.person_names(text), creating)
+    def of(cls, text: str, now: datetime, nouns: frozenset[str], creating: bool = True,
+           fields: Collection[str] | None = None) -> Reading:
+        """`fields`: the tool's fields, when known; dates and amounts it has no field for
+        stay in the words."""
+        moments = fields is None or any(_takes_moment(n) for n in fields)
+        amounts = fields is None or any(_takes_amount(n) for n in fields)
+        return cls(text, now, nouns, x.value_spans(text, now, moments=moments, amounts=amounts),
+                   x.person_names(text), creating)
 
     def looks_back(self, name: str) -> bool:
         """A range bound of a tool that reads records ("since Monday", "from Sep 1") lies in
@@ -139,14 +144,24 @@ class Reading:
         return (not self.creating and name in LOOK_BACK) or name in HAPPENED
 
 
+def _takes_moment(name: str) -> bool:
+    return (name in HAPPENED | LOOK_BACK | DEADLINES | RANGE_BOUNDS or name in ("cron", "days")
+            or name.endswith(("_at", "_on", "_date", "_days", "_time", "date")))
+
+
+def _takes_amount(name: str) -> bool:
+    return is_amount(name) or name in ("line_items", "probability", "points") or any(
+        w in name for w in ("percent", "rate", "discount", "price", "value"))
+
+
 def extract(model: type[BaseModel], text: str, now: datetime,
             nouns: frozenset[str] = frozenset(), *, creating: bool = True) -> dict[str, Any]:
     """The arguments `text` gives for `model`'s fields (ids excluded). Only a tool that makes
     something (`creating`) takes its title from the words left over; others take free text only
     when the message keys it ("rename it to ...", "subject line to '...'")."""
-    reading = Reading.of(text, now, nouns, creating)
-    found: dict[str, Any] = {}
     fields = {n: s for n, s in schemas(model).items() if not is_id(n)}
+    reading = Reading.of(text, now, nouns, creating, fields)
+    found: dict[str, Any] = {}
     for name, schema in fields.items():  # values and choices first: they shape the free text
         if not _is_free_text(name, schema) and name not in structured.READERS and not (
                 name in structured.TEXT_READERS and _is_text(schema)):
@@ -445,9 +460,11 @@ NAMED_READERS: tuple[tuple[Callable[[str], bool], Callable[[Reading], Any]], ...
 
 
 def _job_title(text: str) -> str | None:
-    match = re.search(r"\b(?:promoted to|(?:she|he)(?:'s| is)|is now|as|(?:new )?title(?: is)?)\s+"
+    match = re.search(r"\b(?:promoted to|(?:she|he)(?:'s| is)|is now|as|"
+                      r"(?:new )?(?:job )?title(?: is| to)?)\s+"
                       r"(?:the\s+|our\s+|their\s+|an?\s+)?"
-                      r"((?:(?:S|E)?VP(?: of)? [A-Z]\w+|[A-Z]{2,4}\b|[Hh]ead of \w+|"
+                      r"((?:(?:S|E)?VP(?: of)? [A-Z]\w+|[A-Z]{2,4}\b|(?i:c[efotmir]o|ciso)\b|"
+                      r"[Hh]ead of \w+|"
                       r"[Vv][Pp] of \w+|"
                       r"\w+ (?:manager|director|engineer|lead|officer|designer))(?: of \w+)?)",
                       text)

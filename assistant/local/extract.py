@@ -874,13 +874,19 @@ _BETWEEN = frozenset({"is", "are", "was", "were", "gets", "get", "got", "becomes
 
 # -- what a message says besides its words ---------------------------------------------------------
 
-def value_spans(text: str, now: datetime) -> list[tuple[int, int]]:
+def value_spans(text: str, now: datetime, *, moments: bool = True,
+                amounts: bool = True) -> list[tuple[int, int]]:
     """Where the message states values (emails, links, phones, money, percentages, dates,
-    times), so the words left over can be read as a title, a name or a reason."""
+    times), so the words left over can be read as a title, a name or a reason. A caller with
+    no field for dates (`moments`) or for amounts keeps those in the words: "notify Vic:
+    timesheets are due Friday" says Friday in the notification."""
     spans = [m.span() for m in _EMAIL.finditer(text)] + [m.span() for m in _URL.finditer(text)]
     spans += [(h.start, h.end) for h in _phone_hits(text)]
-    spans += [(h.start, h.end) for h in _scan(text, ((p, _money) for p in _MONEY_RULES))]
-    spans += [m.span() for m in _PERCENT.finditer(text)]
+    if amounts:
+        spans += [(h.start, h.end) for h in _scan(text, ((p, _money) for p in _MONEY_RULES))]
+        spans += [m.span() for m in _PERCENT.finditer(text)]
+    if not moments:
+        return sorted(spans)
     dates = _scan(text, _date_rules(now.date(), past=True))  # (spans: "this morning" too)
     spans += [(h.start, h.end) for h in dates]
     taken = [(h.start, h.end) for h in dates]

@@ -302,22 +302,27 @@ def items(result: Any) -> list[Mapping[str, Any]]:
     return [v for v in result if isinstance(v, Mapping)] if isinstance(result, list) else []
 
 
-def capitalised(text: str) -> str | None:
-    """The first name written as one (two or more capitalised words), without the everyday
-    words in it ("Pause Lead Scout" -> "Scout"); None when there is none."""
-    for run in re.finditer(r"\b[A-Z][\w'&-]*(?:\s+[A-Z][\w'&-]*)+", text):
-        kept = [w for w in run.group().split()
-                if w.lower().removesuffix("'s") not in _plain_words()]
-        if kept:
-            return " ".join(kept)
-    return None
+def capitalised(text: str) -> list[str]:
+    """Names written as names: runs of two or more capitalised words ("Pause Lead Scout")."""
+    return [m.group() for m in re.finditer(r"\b[A-Z][\w'&-]*(?:\s+[A-Z][\w'&-]*)+", text)]
+
+
+def _other_named(record: Mapping[str, Any], runs: Sequence[str]) -> bool:
+    """Whether the message names something else with this record's words: a capitalised name
+    that shares a word with the record and has a distinctive word it lacks ("Lead Scout" is
+    not the campaign "Lead nurture")."""
+    words = _record_words(record)
+    for run in runs:
+        said = _words(re.sub(r"['\u2019]s\b", "", run)) - NOT_DISTINCT
+        if said & words and said - _plain_words() - words:
+            return True
+    return False
 
 
 def best(text: str, records: Sequence[Mapping[str, Any]], kind: str,
-         named: str | None = None) -> Match | None:
-    """The record the message names; None when two fit equally, or when the name it gives
-    (`named`: "Lead Scout") has a word the record does not have (the campaign "Lead nurture"
-    is not meant: Lead Scout is something else)."""
+         named: Sequence[str] = ()) -> Match | None:
+    """The record the message names; None when two fit equally, or when a name it gives
+    (`named`, see `_other_named`) is something else."""
     scored = ranked(text, records, kind)
     if not scored:
         return None
@@ -326,7 +331,7 @@ def best(text: str, records: Sequence[Mapping[str, Any]], kind: str,
     top = scored[0]
     if named and not top.whole:
         record = next((r for r in records if str(r.get("id") or r.get("user_id")) == top.id), {})
-        if _words(named) - NOT_DISTINCT - _record_words(record):
+        if _other_named(record, named):
             return None
     return top
 

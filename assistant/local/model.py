@@ -503,7 +503,7 @@ def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str,
             return True
     # A capitalised name the record does not have is another record ("pause Lead Scout" is
     # no campaign "Lead nurture").
-    match = lookup.best(text, records, kind, lookup.capitalised(text) if kind != "member" else None)
+    match = lookup.best(text, records, kind, lookup.capitalised(text) if kind != "member" else ())
     if word is not None and records:
         whole = [m for m in lookup.ranked(text, records, kind) if m.whole and m.id not in taken]
         match = lookup.nearest(text, whole, word) or match
