@@ -295,11 +295,20 @@ def _read_shaped(fields: dict[str, dict[str, Any]], r: Reading, found: dict[str,
     _after_readers(fields, r, found)
 
 
+#: Where a schedule starts in what an agent is asked to do on it.
+SCHEDULE_SAID = re.compile(r"\s+(?:every|each|on\s+weekdays|on\s+(?:mon|tues|wednes|thurs|fri|satur"
+                           r"|sun)days|(?:daily|weekly|monthly|hourly|nightly)(?=\s*(?:$|[,.;]|at\b"
+                           r"|on\b|in\b)))\b", re.IGNORECASE)  # ("the weekly post" is a post)
+
+
 def _after_readers(fields: dict[str, dict[str, Any]], r: Reading, found: dict[str, Any]) -> None:
     """What the readers' values settle: an expiry in days is no date too, a quoted text is
     what is sent, a memory key's value follows it."""
     if "expires_in_days" in found:
         found.pop("expires_at", None)  # "expire after 7 days" is a number of days
+    if "cron" in found and isinstance(found.get("task"), str):  # what to do, not when
+        found["task"] = SCHEDULE_SAID.split(found["task"], maxsplit=1)[0].strip(" ,.") or found[
+            "task"]
     for name in ("expansion", "body", "message", "content"):
         said = found.get(name)
         if not isinstance(said, str):

@@ -32,11 +32,13 @@ from assistant.local import extract as x
 REQUIRED_TEXT = ("description", "system_prompt", "summary", "body", "content", "task",
                  "objective", "instructions", "message", "prompt", "goal")
 _LINE = re.compile(
-    r"(?P<q>\d+(?:\.\d+)?)\s*(?:x\s+)?(?P<what>[A-Za-z][\w '&/-]{1,80}?)\s+(?:at|@|for)\s+"
+    r"(?P<q>\d+(?:\.\d+)?)\s*(?:x\s+)?['\"\u2018\u201c]?(?P<what>[A-Za-z][\w '&/-]{1,80}?)"
+    r"['\"\u2019\u201d]?\s+(?:at|@|for)\s+"
     r"(?P<price>(?:[$€£]\s?)?\d[\d,.]*\s?(?:k\b)?(?:\s?(?:USD|EUR|GBP|dollars|euros))?)"
     r"(?:\s*(?:/\s?\w+|each|per\s+\w+|apiece))?", re.IGNORECASE)
 _UNIT_WORDS = re.compile(
-    r"^(?:hours?|hrs?|days?|units?|seats?|licen[cs]es?|sessions?)\s+(?:of\s+)?", re.IGNORECASE)
+    r"^(?:hours?|hrs?|days?|units?|seats?|licen[cs]es?|sessions?|of them|of those|of these)\s+"
+    r"(?:of\s+)?", re.IGNORECASE)
 _EVENT = re.compile(r"\b[a-z]+(?:_[a-z]+)*\.[a-z]+(?:_[a-z]+)*\b")
 _TAGS = re.compile(
     r"\b(?:tag|label)\b.*?\b(?:with|as)\s+(?P<tags>[\w-]+(?:\s*(?:,|and|&)\s*[\w-]+)*)"
@@ -77,10 +79,12 @@ def invoice_lines(text: str, masked: str) -> list[dict[str, Any]] | None:
         if _UNIT_WORDS.match(what + " ") or not what:
             # "a strategy workshop, 2 days at $1,800": the unit counts; what was done is
             # said before ("Consulting, 12 hours at $150")
-            before = re.search(r"(?:\bfor\s+(?:an?\s+|the\s+)?|[:,]\s*|^)([A-Za-z][\w '&/-]{2,60}?)"
-                               r"\s*[,:]?\s*$", text[:match.start()])
+            said = r"['\"\u2018\u201c]?([A-Za-z][\w '&/-]{2,60}?)['\"\u2019\u201d]?\s*[,:]?\s*$"
+            before = next((m for lead in (r"\bfor\s+(?:an?\s+|the\s+)?", r"[:,]\s*", r"^")
+                           if (m := re.search(lead + said, text[:match.start()]))), None)
             what = before[1].strip() if before else what
-            what = re.sub(r"^(?:one line|a line|line)\s*,?\s*", "", what, flags=re.IGNORECASE)
+            what = re.sub(r"^(?:one line|a line|line)\s*,?\s*|^(?:an?|the)\s+", "", what,
+                          flags=re.IGNORECASE)
         quantity = float(match["q"])
         lines.append({"description": what, "quantity": int(quantity) if quantity.is_integer()
                       else quantity, "unit_price": _plain(money[0].amount)})
