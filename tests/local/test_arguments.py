@@ -153,3 +153,80 @@ def test_a_search_keeps_the_words_that_join_what_it_looks_for() -> None:
 ])
 def test_titles_dates_and_choices(tool: str, text: str, expected: dict[str, object]) -> None:
     assert _args(tool, text) == expected
+
+
+@pytest.mark.parametrize(("tool", "text", "expected"), [
+    # a summary reported in the third person; a deadline in it is no date the call happened
+    ("log_interaction", "just got off a call with Freya, 25 minutes she wants the enterprise "
+     "quote by friday", {"type": "call", "duration_minutes": 25,
+                         "summary": "she wants the enterprise quote by friday"}),
+    # a memory value said after "value", whole
+    ("remember_shared", "save to shared memory: key banned_words, value 'synergy, leverage, "
+     "disrupt'", {"key": "banned_words", "value": "synergy, leverage, disrupt"}),
+    ("update_knowledge_item", "move the Brand Voice doc into the Help Center collection",
+     {"collection": "Help Center"}),
+    # a change's note, said as what someone did
+    ("update_prospect_stage", "move the Dunder opportunity to negotiation, they asked for a "
+     "redline of the MSA", {"stage": "negotiation", "note": "they asked for a redline of the MSA"}),
+    # a description after a name's dash, or after "the goal is"
+    ("create_epic", "new epic 'Mobile app beta' - the goal is to get iOS testers onboarded",
+     {"name": "Mobile app beta", "description": "get iOS testers onboarded"}),
+    ("create_epic", "Create an epic called Mobile app beta; the goal is to get the iOS app into "
+     "TestFlight", {"name": "Mobile app beta", "description": "get the iOS app into TestFlight"}),
+    # what happened names nothing: the name is asked for
+    ("create_prospect", "add a prospect worth about 9k we met them at the trade show",
+     {"value": 9000}),
+    ("set_shortcut", "make /ar a shortcut that shows me every overdue invoice",
+     {"command": "/ar", "expansion": "show me every overdue invoice"}),
+    # an automation's action settings
+    ("create_automation_rule", "Whenever a deal is won, automatically create a task 'Send "
+     "welcome pack' due in 2 days.", {"trigger": "deal_won", "action": "create_task",
+                                      "action_config": {"title": "Send welcome pack",
+                                                        "due_in_days": 2}}),
+    ("remember_fact", "Remember for everyone in the company that our fiscal year starts in "
+     "February.", {"scope": "workspace", "fact": "our fiscal year starts in February"}),
+    ("get_deals_closing_soon", "which deals close in the next 2 weeks? leave out the overdue "
+     "ones", {"include_overdue": False, "days": 14}),
+    # a keyword at the end of a name is part of it
+    ("create_lead_scoring_rule", "Add a lead scoring rule named Director title: +15 points if "
+     "the job title contains Director", {"name": "Director title", "field": "job_title",
+                                         "operator": "contains", "value": "Director",
+                                         "points": 15}),
+    # a request after a comma is no reason; an "!" is part of what is said
+    ("cancel_invoice", "INV-00040 shouldn't exist, please cancel it", {}),
+    ("post_team_message", "post in #sales: Oscorp expansion is signed, great work everyone!",
+     {"content": "Oscorp expansion is signed, great work everyone!"}),
+    # a search: the words after a name, and the sentence that asks
+    ("search_knowledge", "A customer asked about single sign-on. Could you search our "
+     "knowledge base for SSO setup steps?", {"query": "SSO setup steps"}),
+    ("search_knowledge", "what's our refund window for annual plans? check the kb",
+     {"query": "refund window for annual plans"}),
+    ("update_contact", "Jonas got promoted, so please update his job title to COO",
+     {"job_title": "COO"}),
+    # a tool with no date field keeps the day in its words
+    ("notify_user", "send Vic an in-app notification: Timesheets are due Friday",
+     {"title": "Timesheets are due Friday"}),
+    ("schedule_agent", "schedule Blog Writer to draft a post from the top topic idea every "
+     "Monday at 9am Paris time", {"task": "draft a post from the top topic idea",
+                                  "cron": "0 9 * * 1", "timezone": "Europe/Paris"}),
+    ("create_sprint", "create sprint 16 running december 7th to december 18th",
+     {"name": "sprint 16", "start_date": "2026-12-07", "end_date": "2026-12-18"}),
+    ("create_segment", "a segment called Logistics leads: contacts with status lead whose "
+     "company contains logistics", {"name": "Logistics leads", "rules": {
+         "match": "all", "conditions": [
+             {"field": "status", "operator": "eq", "value": "lead"},
+             {"field": "company", "operator": "contains", "value": "logistics"}]}}),
+    # a name ends where its values begin
+    ("create_deal", "create a deal called zenith freight pilot worth 18500 dollars closing "
+     "december 15th", {"title": "zenith freight pilot", "value": 18500, "currency": "USD",
+                       "expected_close_date": "2026-12-15"}),
+])
+def test_what_a_careful_reader_takes_from_each_phrase(tool: str, text: str,
+                                                      expected: dict[str, object]) -> None:
+    assert _args(tool, text) == expected
+
+
+def test_a_morning_expense_happened_today_and_is_no_part_of_its_description() -> None:
+    said = _args("submit_expense", "file an expense for airport parking from this morning, $42.50")
+    assert said["spent_on"] == "2026-11-25" and said["description"] == "airport parking"
+    assert said["amount"] == 42.5

@@ -228,3 +228,31 @@ def test_a_message_that_opens_with_a_verb_asks_for_that_verb(offline: LocalModel
     choice = offline.choose("Search the knowledge base for our support SLA",
                             list(offline.registry))
     assert choice is not None and choice.tool.name == "search_knowledge"
+
+
+def test_a_record_is_not_the_one_meant_when_the_name_said_has_a_word_it_lacks(
+        offline: LocalModel) -> None:
+    """"pause Lead Scout": the campaign "Lead nurture" shares a word, but the name said is
+    another record's (an agent's); with no such campaign, the agent is paused."""
+    campaigns = {"list_campaigns": [{"id": "00000000-0000-0000-0000-00000000000a",
+                                     "name": "Lead nurture", "status": "active"}]}
+    records = {**campaigns, "list_agents": _ids("Inbox Triage", "Lead Scout")}
+    _, call = _converse(offline, "pause Lead Scout, it's emailing the wrong people", records)
+    assert call == ("update_agent", {"agent_id": records["list_agents"][1]["id"],
+                                     "status": "paused"})
+    _, call = _converse(offline, "pause the Lead nurture campaign", campaigns)
+    assert call == ("pause_campaign", {"campaign_id": "00000000-0000-0000-0000-00000000000a"})
+
+
+def test_a_template_is_found_by_its_name(offline: LocalModel) -> None:
+    templates = {"list_creator_templates": {"templates": _ids("Monthly newsletter",
+                                                              "Pitch deck (10 slides)")},
+                 "list_agent_templates": {"templates": _ids("Research Analyst")}}
+    looked, call = _converse(offline, "start a newsletter from the Monthly newsletter template "
+                             "and title it 'December digest'", templates)
+    assert "list_creator_templates" in looked
+    assert call == ("create_creator_item", {"title": "December digest", "type": "newsletter",
+                                            "template_id": _ids("Monthly newsletter")[0]["id"]})
+    _, call = _converse(offline, "install the Research Analyst template from the marketplace",
+                        templates)
+    assert call == ("install_agent_template", {"template_id": _ids("Research Analyst")[0]["id"]})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.local import structured
 from assistant.local.structured import (
     READERS,
     TEXT_READERS,
@@ -281,3 +282,45 @@ def test_an_epics_completion_target(text: str, expected: int | None) -> None:
 def test_a_read_value_fits_the_fields_schema(value: object, schema: dict[str, object],
                                             expected: bool) -> None:
     assert fits(value, schema) is expected
+
+
+@pytest.mark.parametrize(("text", "lines"), [
+    ('Invoice Tailspin for 12 x "Implementation hours" at $150 each',
+     [{"description": "Implementation hours", "quantity": 12, "unit_price": 150}]),
+    ("bill Hooli with one line for Implementation hours, 12 of them at $150 each",
+     [{"description": "Implementation hours", "quantity": 12, "unit_price": 150}]),
+    ("Invoice Wayne Foods: one line, 'Robot arm calibration', 12 hours at $150/hr",
+     [{"description": "Robot arm calibration", "quantity": 12, "unit_price": 150}]),
+    ("a strategy workshop, 2 days at $1,800",
+     [{"description": "strategy workshop", "quantity": 2, "unit_price": 1800}]),
+])
+def test_invoice_lines_name_what_was_done_where_it_is_said(
+        text: str, lines: list[dict[str, object]]) -> None:
+    assert structured.invoice_lines(text, text) == lines
+
+
+@pytest.mark.parametrize(("action", "text", "settings"), [
+    ("create_task", "when a deal is lost create a task to call the customer within 3 days",
+     {"title": "call the customer", "due_in_days": 3}),
+    ("create_task", "whenever an invoice goes overdue create a task 'Chase payment' due in 1 week",
+     {"title": "Chase payment", "due_in_days": 7}),
+    ("add_tag", "when a contact is created tag it vip", {"tag": "vip"}),
+    ("send_sms", 'when a lead comes in send an sms saying "Thanks, we will call you soon"',
+     {"body": "Thanks, we will call you soon"}),
+    ("call_webhook", "when a deal is won call https://hooks.example.com/won.",
+     {"url": "https://hooks.example.com/won"}),
+    ("create_task", "when a deal is won do something", None),
+])
+def test_an_automations_action_settings_are_read_as_said(
+        action: str, text: str, settings: dict[str, object] | None) -> None:
+    assert structured.action_settings(action, text) == settings
+
+
+@pytest.mark.parametrize(("text", "conditions"), [
+    ("contacts with status lead", [{"field": "status", "operator": "eq", "value": "lead"}]),
+    ("whose status is still lead", [{"field": "status", "operator": "eq", "value": "lead"}]),
+    ("+15 points when a contact has the vip tag",
+     [{"field": "tags", "operator": "has_tag", "value": "vip"}]),
+])
+def test_conditions_said_with_and_has(text: str, conditions: list[dict[str, object]]) -> None:
+    assert structured.conditions(text) == conditions
