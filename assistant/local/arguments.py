@@ -795,6 +795,9 @@ def _name_part(name: str, people: list[str]) -> str | None:
 def _company(r: Reading) -> str | None:
     people = {w for p in r.people for w in p.split()}
     for company in x.company_names(r.text):
+        if not r.creating and any(re.search(rf"{re.escape(p)}\s+(?:at|from)\s+{re.escape(company)}",
+                                            r.text) for p in r.people):
+            return None  # a change to "Clara Khan at Northwind": where she works says who she is
         if not set(company.split()) <= people:
             return company
     match = re.search(r"\b(?:at|from|with)\s+([A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*)*)", r.text)

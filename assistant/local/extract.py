@@ -682,6 +682,8 @@ _STOPWORDS = _word_set(
     " put buy pay check review follow prepare draft write fix ask meet invite share open close"
     " start stop finish complete submit approve reject reply forward contact ping confirm"
     " arrange plan organize organise look lookup help need want remember forget sign"
+    # what happened, said first ("Met a great lead at the expo: ...")
+    " met spoke talked emailed got had saw heard signed closed"
     # calendar words
     " today tomorrow yesterday tonight next last this week month year quarter eod eom asap"
     " monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs"
