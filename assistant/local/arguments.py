@@ -513,6 +513,22 @@ ACTIONS = frozenset({"follow", "following", "tracking", "watch", "watching", "mo
                      "build", "prepare", "prep", "set", "setup", "launch", "ping", "tell"})
 
 
+TEMPLATE_KIND = (re.compile(r"\btemplates?\b[^?.!]*?\bfor\s+(\w+)\s*[?.!]*$", re.IGNORECASE),
+                 re.compile(r"\b(\w+)\s+templates?\b", re.IGNORECASE))
+
+
+def _template_category(text: str) -> str | None:
+    """The kind of template asked for: "what grid templates do we have for marketing?", "any
+    marketing templates?"."""
+    for pattern in TEMPLATE_KIND:
+        said = pattern.search(text)
+        word = said[1].lower() if said else ""
+        if word and word not in QUESTION | CONNECT | GENERIC | KIND_WORDS | COMMAND | {
+                "grid", "studio", "agent", "some", "our", "us", "me"}:
+            return word
+    return None
+
+
 def _named_before(name: str, text: str) -> str | None:
     said = re.search(rf"\bwith\s+(.+?)\s+as\s+(?:the\s+|its\s+)?{name}\b", text, re.IGNORECASE)
     if said:
@@ -521,6 +537,8 @@ def _named_before(name: str, text: str) -> str | None:
                       rf"([\w][\w .&-]{{0,40}}?)['\"]?\s+{name}\b", text, re.IGNORECASE)
     if match and match[1].lower() not in QUESTION | CONNECT:
         return match[1]  # "move the X doc into the Help Center collection": said as one
+    if name == "category" and _template_category(text):
+        return _template_category(text)
     docs = re.search(r"\bthe\s+([A-Z][\w&-]*(?:\s+[A-Z][\w&-]*)*)\s+(?:docs|articles|documents|"
                      r"doc|kb)\b", text) if name == "collection" else None
     if docs:  # "search the Help Center docs for ..."

@@ -432,7 +432,9 @@ def _date_rules(today: date, past: bool = False) -> list[tuple[re.Pattern[str], 
         (_ISO, lambda m: date(int(m["y"]), int(m["m"]), int(m["d"]))),
         (_MONTH_DAY, lambda m: at(m["y"], _month_number(m["mon"]), m["d"])),
         (_DAY_MONTH, lambda m: at(m["y"], _month_number(m["mon"]), m["d"])),
-        (_US_DATE, lambda m: at(m["y"], int(m["m"]), m["d"])),
+        # (a first number over 12 is the day: "23/11" is the 23rd of November)
+        (_US_DATE, lambda m: at(m["y"], int(m["m"]), m["d"]) if int(m["m"]) <= 12
+         else at(m["y"], int(m["d"]), m["m"])),
         (_DAY_WORD, on(_day_word)),
         (_WEEKDAY, weekday),
         (_IN_COUNT, on(_relative)),
@@ -842,6 +844,9 @@ def _similar_choice(words: list[str], choices: dict[str, list[str]], cutoff: flo
             window = " ".join(words[index:index + size])
             if len(window) < 4 or abs(len(window) - len(target)) > 2:
                 continue  # "the" is not a typo of "other"
+            if size > 1 and any(a[:1] != b[:1] for a, b in zip(
+                    words[index:index + size], choice_words, strict=True)):
+                continue  # "close on" is no typo of "closed won"
             # A short word one letter off is another word more often than a typo: "does"
             # is not "done".
             floor = max(best, 0.85) if len(target) < 7 else best  # nor "formal" "normal"
@@ -862,12 +867,15 @@ def fuzzy_choice(text: str, choices: Sequence[str], *, cutoff: float = 0.75) -> 
     words = _words(text)[:_FUZZY_TOKEN_LIMIT]
     if not options or not words:
         return None
+    # A typo is guessed at outside names: "Meeting Notetaker" says no "marketing".
+    unnamed = _words(re.sub(r"\b[A-Z][\w'&-]*(?:\s+[A-Z][\w'&-]*)+", " ", text))
     stems = [_stem(w) for w in words]
     stemmed = {choice: [_stem(w) for w in ws] for choice, ws in options.items()}
     # "when a deal is won" says "deal_won": the verbs between do not part the words.
     squeezed = [w for w in stems if w not in _BETWEEN]
     return (_exact_choice(stems, stemmed) or _exact_choice(squeezed, stemmed)
-            or _partial_choice(stems, stemmed) or _similar_choice(words, options, cutoff))
+            or _partial_choice(stems, stemmed)
+            or _similar_choice(unnamed[:_FUZZY_TOKEN_LIMIT], options, cutoff))
 
 
 _BETWEEN = frozenset({"is", "are", "was", "were", "gets", "get", "got", "becomes", "become",

@@ -492,6 +492,17 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
     calls.append((_lookup_id(tool, name, mode), source.name, args))
 
 
+def _without_name(said: str, label: str) -> str:
+    """A title without the person it is for: "(task for) Lee Park to review the contract"."""
+    words = said.split()
+    own = {w.lower() for w in label.split()}
+    while len(words) > 1 and words[0].lower().removesuffix("'s") in own:
+        words.pop(0)
+    if len(words) < len(said.split()) and len(words) > 1 and words[0].lower() == "to":
+        words.pop(0)
+    return " ".join(words)
+
+
 def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str, Any]],
             taken: Sequence[str], values: dict[str, Any]) -> bool:
     """Fill an id field from records already looked up, if they hold the one(s) meant."""
@@ -524,8 +535,8 @@ def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str,
             continue
         if lookup.names(said, match.label):
             del values[key]
-        elif key in titles and first and said.lower().startswith(first.lower() + " "):
-            values[key] = said[len(first) + 1:]
+        elif key in titles and first:
+            values[key] = _without_name(said, match.label)
     return True
 
 

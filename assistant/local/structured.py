@@ -736,9 +736,14 @@ _SUBJECT = re.compile(r"\bsubject(?:\s+line)?\s*:?\s*['\"\u2018\u201c]"
                       r"(?P<q>[^'\"\u2019\u201d]{1,200})['\"\u2019\u201d]", re.IGNORECASE)
 _TAG_SAID = re.compile(r"\btag\s+(?:(?:it|them|the\s+contact)\s+(?:with\s+|as\s+)?)?"
                        r"['\"\u2018\u201c]?(?P<tag>[\w-]+)['\"\u2019\u201d]?|"
-                       r"\b(?:add|remove)\s+(?:the\s+)?['\"\u2018\u201c]?(?P<tag2>[\w-]+)"
+                       r"\b(?:add|remove)\s+(?:the\s+)?['\"\u2018\u201c]?(?!(?:the|a|an)\b)"
+                       r"(?P<tag2>[\w-]+)"
                        r"['\"\u2019\u201d]?\s+tag\b", re.IGNORECASE)
 _URL_SAID = re.compile(r"https://[^\s<>\"']+")
+
+
+_QUOTED_NAME = re.compile(r"\b(?:named|called|titled)\s+(['\"\u2018\u201c])"
+                          r"[^'\"\u2019\u201d]{1,120}['\"\u2019\u201d]", re.IGNORECASE)
 
 
 def action_settings(action: str, text: str) -> dict[str, Any] | None:
@@ -746,6 +751,8 @@ def action_settings(action: str, text: str) -> dict[str, Any] | None:
     due_in_days} ("create a task 'Chase payment' due in 2 days"), send_sms/send_email {body,
     subject} said in quotes, add_tag/remove_tag {tag}, call_webhook {url}."""
     config: dict[str, Any] = {}
+    if action != "create_task":  # (the rule's quoted name says no tag or body)
+        text = _QUOTED_NAME.sub(lambda m: " " * len(m.group()), text)
     if action == "create_task":
         task = _TASK_SAID.search(text)
         if task and (task["q"] or task["w"]):
