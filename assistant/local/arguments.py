@@ -172,7 +172,7 @@ def extract(model: type[BaseModel], text: str, now: datetime,
     found.update(_free_text(fields, reading, creating, filtered=bool(found)))
     _shaped(model, fields, reading, found)
     _describe(fields, reading, found)
-    _one_home(model, found, text)
+    _one_home(model, found, text, nouns)
     said_titles(model, text, found)
     _finished(fields, text, found)
     _without_tools(found)
@@ -221,7 +221,23 @@ def said_titles(model: type[BaseModel], text: str, found: dict[str, Any]) -> Non
             del found[title]
 
 
-def _one_home(model: type[BaseModel], found: dict[str, Any], text: str = "") -> None:
+def _no_title_of_values(found: dict[str, Any], nouns: frozenset[str], text: str) -> None:
+    """A name made only of what other fields took and the tool's own words ("contains
+    Director" of a scoring rule whose test it is, "scoring rule") names nothing: ask. A name
+    said in quotes is one, whatever its words."""
+    quoted = {q.lower() for q in x.quoted(text)}
+    said = {w.lower() for k, v in found.items() if k not in TITLE_FIELDS and isinstance(v, str)
+            for w in WORD.findall(v.replace("_", " "))}
+    for title in TITLE_FIELDS:
+        value = found.get(title)
+        words = [w.lower() for w in WORD.findall(value)] if isinstance(value, str) else []
+        if words and str(value).lower() not in quoted and all(
+                w in said or w.rstrip("s") in nouns or w in CONNECT for w in words):
+            del found[title]
+
+
+def _one_home(model: type[BaseModel], found: dict[str, Any], text: str = "",
+              nouns: frozenset[str] = frozenset()) -> None:
     """One piece of text fills one field: a value two text fields got stays in the required
     one (the reply's body, not its subject), else the first; a title that merely repeats
     another value ("weekly-pipeline-digest template") is no title."""
@@ -243,6 +259,7 @@ def _one_home(model: type[BaseModel], found: dict[str, Any], text: str = "") -> 
         if (title_said and isinstance(value, str) and value != title_said
                 and value.startswith(title_said) and not model.model_fields[name].is_required()):
             del found[name]  # "campaign: Black Friday flash sale, budget $300" has no body
+    _no_title_of_values(found, nouns, text)
     for title in TITLE_FIELDS:
         said = found.get(title)
         inside = [v for n, v in found.items() if n != title and n not in FREE_TEXT
@@ -482,7 +499,8 @@ def _job_title(text: str) -> str | None:
     # "- office manager at Brightline Dental", "Head of Ops at Fabrikam"
     at = re.search(r"(?:^|[-,:(]\s*|\bis\s+(?:the\s+|an?\s+)?)((?:[A-Za-z]+\s){0,2}"
                    r"(?:manager|director|engineer|lead|officer|designer|founder|president|"
-                   r"(?i:head of) \w+|(?i:vp of) \w+|[A-Z]{2,4}))\s+(?:at|of|for)\s+[A-Z]", text)
+                   r"(?i:head of) \w+|(?i:vp(?: of)?) \w+|[A-Z]{2,4}))\s+(?:at|of|for)\s+[A-Z]",
+                   text)
     return at[1] if at else None
 
 
@@ -533,7 +551,7 @@ def _named_before(name: str, text: str) -> str | None:
     said = re.search(rf"\bwith\s+(.+?)\s+as\s+(?:the\s+|its\s+)?{name}\b", text, re.IGNORECASE)
     if said:
         return said[1].strip(" '\"")
-    match = re.search(rf"\b(?:into|in|from|on|of|to|using|use)\s+(?:the\s+|our\s+)?['\"]?"
+    match = re.search(rf"\b(?:into|in|from|on|of|to|using|use|under)\s+(?:the\s+|our\s+)?['\"]?"
                       rf"([\w][\w .&-]{{0,40}}?)['\"]?\s+{name}\b", text, re.IGNORECASE)
     if match and match[1].lower() not in QUESTION | CONNECT:
         return match[1]  # "move the X doc into the Help Center collection": said as one
@@ -818,7 +836,8 @@ def _company(r: Reading) -> str | None:
             return None  # a change to "Clara Khan at Northwind": where she works says who she is
         if not set(company.split()) <= people:
             return company
-    match = re.search(r"\b(?:at|from|with)\s+([A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*)*)", r.text)
+    match = re.search(r"\b(?:at|from|with|moved\s+to|joined|now\s+works\s+at)\s+"
+                      r"([A-Z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*)*)", r.text)
     return match[1] if match and match[1] not in people else None
 
 
@@ -1363,6 +1382,7 @@ KIND_WORDS = frozenset({
     "collection", "collections", "topic", "topics", "report", "bug", "project", "projects",
     "sprint", "epic", "grid", "workflow", "template", "source", "rule", "page", "folder",
     "section", "system", "app", "product", "company", "one", "thing", "something", "entry",
+    "notification", "notifications",
 })
 #: Words that name records in general, not one record: no use as a search term.
 GENERIC = frozenset([

@@ -826,7 +826,9 @@ def _partial_choice(stems: list[str], options: dict[str, list[str]]) -> str | No
     chosen = None
     for choice, words in options.items():
         own = {w for w in words if counts[w] == 1 and len(w) >= 3} if len(words) > 1 else set()
-        places = [i for i, stem in enumerate(stems) if stem in own]
+        # ("their progress", "a progress overview": the word names no state there)
+        places = [i for i, stem in enumerate(stems) if stem in own and not (
+            i and stems[i - 1] in _OWNED) and stems[i + 1:i + 2] != ["overview"]]
         if places and (best is None or (len(set(stems) & own), places[-1]) > best):
             best, chosen = (len(set(stems) & own), places[-1]), choice
     return chosen
@@ -878,6 +880,7 @@ def fuzzy_choice(text: str, choices: Sequence[str], *, cutoff: float = 0.75) -> 
             or _similar_choice(unnamed[:_FUZZY_TOKEN_LIMIT], options, cutoff))
 
 
+_OWNED = frozenset({"their", "its", "our", "my", "your", "the", "a"})
 _BETWEEN = frozenset({"is", "are", "was", "were", "gets", "get", "got", "becomes", "become",
                       "been", "has", "have", "a", "an", "the", "its", "their", "new", "just"})
 
