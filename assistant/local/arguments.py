@@ -224,14 +224,16 @@ def said_titles(model: type[BaseModel], text: str, found: dict[str, Any]) -> Non
 def _no_title_of_values(found: dict[str, Any], nouns: frozenset[str], text: str) -> None:
     """A name made only of what other fields took and the tool's own words ("contains
     Director" of a scoring rule whose test it is, "scoring rule") names nothing: ask. A name
-    said in quotes is one, whatever its words."""
+    said in quotes or after "named" is one, whatever its words."""
     quoted = {q.lower() for q in x.quoted(text)}
     said = {w.lower() for k, v in found.items() if k not in TITLE_FIELDS and isinstance(v, str)
             for w in WORD.findall(v.replace("_", " "))}
     for title in TITLE_FIELDS:
         value = found.get(title)
         words = [w.lower() for w in WORD.findall(value)] if isinstance(value, str) else []
-        if words and str(value).lower() not in quoted and all(
+        named = isinstance(value, str) and re.search(
+            rf"\b(?:named|called|titled|name it|call it)\s+{re.escape(value)}", text, re.I)
+        if words and str(value).lower() not in quoted and not named and all(
                 w in said or w.rstrip("s") in nouns or w in CONNECT for w in words):
             del found[title]
 
