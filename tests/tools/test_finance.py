@@ -27,6 +27,16 @@ from tools.errors import RetryableToolError, ToolFailed
 from tools.registry import ToolRegistry
 
 TODAY = datetime.now(UTC).date()
+
+
+@pytest.fixture(autouse=True)
+def _one_today(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The tools' "today" is the tests' TODAY, so a run that crosses midnight (UTC) does not
+    compare tomorrow's due dates with today's."""
+    monkeypatch.setattr(tools.finance, "today", lambda: TODAY)
+    monkeypatch.setattr(tools.finance.schemas, "today", lambda: TODAY)
+
+
 LINE = {"description": "Consulting", "quantity": 2, "unit_price_cents": 5000,
         "tax_rate_percent": 10}  # 100.00 + 10.00 tax
 
