@@ -557,8 +557,9 @@ def _named_before(name: str, text: str) -> str | None:
                       rf"([\w][\w .&-]{{0,40}}?)['\"]?\s+{name}\b", text, re.IGNORECASE)
     if match and match[1].lower() not in QUESTION | CONNECT:
         return match[1]  # "move the X doc into the Help Center collection": said as one
-    if name == "category" and _template_category(text):
-        return _template_category(text)
+    kind = _template_category(text) if name == "category" else None
+    if kind:
+        return kind
     docs = re.search(r"\bthe\s+([A-Z][\w&-]*(?:\s+[A-Z][\w&-]*)*)\s+(?:docs|articles|documents|"
                      r"doc|kb)\b", text) if name == "collection" else None
     if docs:  # "search the Help Center docs for ..."

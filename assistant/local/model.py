@@ -492,7 +492,7 @@ def _resolve(name: str, required: bool, tool: Tool, request: Request, tools: Seq
     calls.append((_lookup_id(tool, name, mode), source.name, args))
 
 
-def _without_name(said: str, label: str) -> str:
+def _title_without(said: str, label: str) -> str:
     """A title without the person it is for: "(task for) Lee Park to review the contract"."""
     words = said.split()
     own = {w.lower() for w in label.split()}
@@ -536,7 +536,7 @@ def _chosen(name: str, required: bool, text: str, records: Sequence[Mapping[str,
         if lookup.names(said, match.label):
             del values[key]
         elif key in titles and first:
-            values[key] = _without_name(said, match.label)
+            values[key] = _title_without(said, match.label)
     return True
 
 

@@ -35,7 +35,6 @@ _ORDINALS = {
 _DIGIT_WORDS = {**{w: str(v) for w, v in _UNITS.items() if v < 10}, "oh": "0", "o": "0"}
 _SUFFIX = {1: "st", 2: "nd", 3: "rd", 21: "st", 22: "nd", 23: "rd", 31: "st"}
 
-_WORD = r"[a-z]+"
 _NUMBER_WORD = "|".join(sorted([*_UNITS, *_TENS, *_SCALES, "hundred"], key=len, reverse=True))
 #: A word after a lone number word that makes it a quantity, a price or a time.
 _UNIT_AFTER = re.compile(
